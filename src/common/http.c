@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+const char *http_reason(int status) {
+        switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 204: return "No Content";
+        case 303: return "See Other";
+        case 304: return "Not Modified";
+        case 400: return "Bad Request";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Entity";
+        case 500: return "Internal Server Error";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        default: return "Unknown";
+        }
+}
+
+int http_reply(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len) {
+        req->res.status = status;
+        req->res.reason = http_reason(status);
+        req->res.content_length = len;
+        if (content_type)
+                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                               strlen(content_type));
+        h2o_send_inline(req, body, len);
+        return 0;
+}
+
+int http_reply_empty(h2o_req_t *req, int status) {
+        return http_reply(req, status, NULL, "", 0);
+}
+
+const char *json_to_string(struct json_object *obj, size_t *ret_len) {
+        return json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, ret_len);
+}
+
+int http_reply_json(h2o_req_t *req, int status, struct json_object *obj) {
+        size_t len;
+        const char *s = json_to_string(obj, &len);
+        return http_reply(req, status, "application/json", s, len);
+}
+
+h2o_iovec_t http_error_body(h2o_mem_pool_t *pool, const char *message, size_t len) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        const char *s;
+        size_t n;
+
+        json_object_object_add(o, "error", json_object_new_string_len(message, (int) len));
+        s = json_to_string(o, &n);
+        return h2o_strdup(pool, s, n);
+}
+
+int http_reply_error(h2o_req_t *req, int status, const char *format, ...) {
+        char message[512];
+        va_list ap;
+        h2o_iovec_t body;
+
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof(message), format, ap);
+        va_end(ap);
+        body = http_error_body(&req->pool, message, strlen(message));
+        return http_reply(req, status, "application/json", body.base, body.len);
+}
+
+int json_parse_strict(const char *text, size_t len, struct json_object **ret, const char **ret_error) {
+        struct json_tokener *tok;
+        struct json_object *obj;
+        enum json_tokener_error err;
+        size_t end;
+
+        while (len > 0 && strchr(" \t\r\n", text[len - 1]))
+                len--;
+        if (len == 0) {
+                *ret_error = "empty body, expected JSON";
+                return -ENODATA;
+        }
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        obj = json_tokener_parse_ex(tok, text, (int) len);
+        err = json_tokener_get_error(tok);
+        end = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+
+        if (err == json_tokener_continue) {
+                *ret_error = "invalid JSON: unexpected end of input";
+                json_object_put(obj);
+                return -EBADMSG;
+        }
+        if (err != json_tokener_success) {
+                *ret_error =
+                        err == json_tokener_error_parse_utf8_string ? "invalid JSON: not valid UTF-8" : "invalid JSON";
+                return -EBADMSG;
+        }
+        if (end != len) {
+                *ret_error = "invalid JSON: more than one value in the body";
+                json_object_put(obj);
+                return -EBADMSG;
+        }
+        *ret = obj;
+        return 0;
+}
+
+h2o_iovec_t http_content_type(h2o_req_t *req) {
+        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        h2o_iovec_t v;
+
+        if (i < 0)
+                return h2o_iovec_init(NULL, 0);
+        v = req->headers.entries[i].value;
+        for (size_t n = 0; n < v.len; n++)
+                if (v.base[n] == ';') {
+                        v.len = n;
+                        break;
+                }
+        while (v.len > 0 && v.base[v.len - 1] == ' ')
+                v.len--;
+        return v;
+}
+
+bool http_content_type_is(h2o_req_t *req, const char *type) {
+        h2o_iovec_t v = http_content_type(req);
+        return v.len == strlen(type) && strncasecmp(v.base, type, v.len) == 0;
+}
+
+bool http_json_body(h2o_req_t *req, struct json_object **ret) {
+        h2o_iovec_t type = http_content_type(req);
+        const char *error;
+
+        if (type.len > 0 && !http_content_type_is(req, "application/json")) {
+                http_reply_error(req, 415, "expected Content-Type application/json, got '%.*s'", (int) type.len,
+                                 type.base);
+                return false;
+        }
+        if (json_parse_strict(req->entity.base ?: "", req->entity.len, ret, &error) < 0) {
+                http_reply_error(req, 400, "%s", error);
+                return false;
+        }
+        return true;
+}
+
+static int hex_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+char *http_unescape(h2o_mem_pool_t *pool, h2o_iovec_t v) {
+        char *out = h2o_mem_alloc_pool(pool, v.len + 1), *o = out;
+
+        for (size_t i = 0; i < v.len; i++) {
+                if (v.base[i] != '%') {
+                        *o++ = v.base[i];
+                        continue;
+                }
+                int hi = i + 2 < v.len ? hex_value(v.base[i + 1]) : -1;
+                int lo = hi >= 0 ? hex_value(v.base[i + 2]) : -1;
+                if (lo < 0 || (hi == 0 && lo == 0))
+                        return NULL;
+                *o++ = (char) (hi * 16 + lo);
+                i += 2;
+        }
+        *o = '\0';
+        return out;
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#include <stddef.h>
+#include <string.h>
+
+#include "log.h"
+#include "registry.h"
+#include "systemd.h"
+
+#define SETTING(field) offsetof(struct registry_settings, field)
+
+static const struct conf_key registry_keys[] = {
+        { "heartbeat-interval", CONF_DURATION, SETTING(heartbeat_interval_ms), "DURATION",
+          "time between heartbeat rounds (default 3s)", 10, 3600000 },
+        { "heartbeat-timeout", CONF_DURATION, SETTING(heartbeat_timeout_ms), "DURATION",
+          "time a heartbeat may take (default 1s)", 10, 600000 },
+        { "heartbeat-retry", CONF_DURATION, SETTING(heartbeat_retry_ms), "DURATION",
+          "delay before retrying a failed heartbeat (default 1s)", 10, 600000 },
+        { "heartbeat-failures", CONF_UINT, SETTING(heartbeat_failures), "N",
+          "consecutive failures that make a service critical (default 3)", 1, 100 },
+        { "max-probes", CONF_UINT, SETTING(max_probes), "N", "heartbeats in flight at once (default 1000)", 1, 100000 },
+        { "patch-timeout", CONF_DURATION, SETTING(patch_timeout_ms), "DURATION",
+          "time a patch delivery may take (default 2s)", 10, 600000 },
+        { "patch-queue", CONF_UINT, SETTING(patch_queue), "N", "undelivered patches kept per dependent (default 100)",
+          2, 100000 },
+};
+
+static const struct conf_program registry_program = {
+        .name = "grades-registryd",
+        .section = "registry",
+        .description = "The grades service registry: registrations, heartbeats and patches.",
+        .keys = registry_keys,
+        .n_keys = ELEMENTSOF(registry_keys),
+};
+
+static void on_stop(void *userdata) {
+        struct registry *r = userdata;
+
+        systemd_notify_stopping("Shutting down.");
+        log_info("Shutting down.");
+        health_stop(r);
+}
+
+static void registry_free(struct registry *r) {
+        health_stop(r);
+        (void) store_close(r);
+        httpc_done(&r->httpc);
+        for (h2o_linklist_t *l = r->table.all.next; r->table.all.next && l != &r->table.all; l = l->next)
+                patches_cancel(r, H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
+        table_done(&r->table);
+        server_done(&r->server);
+        conf_free(&registry_program, &r->settings);
+}
+
+static int run(int argc, char **argv) {
+        static struct registry r = {
+                .settings = {
+                        .common.listen = NULL,
+                        .common.log_level = LOG_INFO,
+                        .heartbeat_interval_ms = 3000,
+                        .heartbeat_timeout_ms = 1000,
+                        .heartbeat_retry_ms = 1000,
+                        .heartbeat_failures = 3,
+                        .max_probes = 1000,
+                        .patch_timeout_ms = 2000,
+                        .patch_queue = 100,
+                },
+        };
+        int ret;
+
+        log_setup(registry_program.name);
+        ret = conf_load(&registry_program, &r.settings, argc, argv);
+        if (ret <= 0)
+                return ret;
+        log_set_max_level(r.settings.common.log_level);
+        if (!r.settings.common.listen && !(r.settings.common.listen = strdup("127.0.0.1:3000")))
+                return log_oom();
+
+        ret = server_init(&r.server, 64 * 1024);
+        if (ret < 0)
+                return log_error_errno(ret, "Failed to set up the server: %m");
+        r.server.hooks = (struct server_hooks){ .on_stop = on_stop, .userdata = &r };
+        table_init(&r.table);
+        ret = httpc_init(&r.httpc, r.server.ctx.loop, &r.server.timers);
+        if (ret < 0)
+                goto finish;
+        ret = api_add_routes(&r);
+        if (ret < 0)
+                goto finish;
+
+        ret = store_open(&r);
+        if (ret < 0) {
+                log_error_errno(ret, "Failed to open the state directory %s: %m", r.settings.common.state_directory);
+                goto finish;
+        }
+        ret = store_load(&r);
+        if (ret < 0)
+                goto finish;
+
+        ret = server_listen(&r.server, r.settings.common.listen);
+        if (ret < 0) {
+                log_error_errno(ret, "Failed to listen (on %s, or on sockets from systemd): %m",
+                                r.settings.common.listen);
+                goto finish;
+        }
+
+        health_start(&r);
+        log_info("Ready: %zu services registered, state in %s.", r.table.n, r.store.path);
+        systemd_notify_ready("Serving.");
+        registry_update_status(&r);
+
+        ret = server_run(&r.server);
+        if (ret == -ETIMEDOUT) {
+                log_warning("Shutdown deadline passed with requests unfinished.");
+                ret = 0;
+        } else if (ret < 0)
+                log_error_errno(ret, "Event loop failed: %m");
+
+finish:
+        if (store_close(&r) < 0 && ret == 0)
+                ret = -EIO;
+        registry_free(&r);
+        return ret;
+}
+
+DEFINE_MAIN_FUNCTION(run);

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+
+#include "http.h"
+#include "registry.h"
+
+void table_init(struct table *t) {
+        hashmap_init(&t->by_url);
+        hashmap_init(&t->by_name);
+        h2o_linklist_init_anchor(&t->all);
+        t->n = 0;
+}
+
+const char *health_to_string(enum health h) {
+        switch (h) {
+        case HEALTH_PASSING: return "passing";
+        case HEALTH_CRITICAL: return "critical";
+        default: return "unknown";
+        }
+}
+
+/* Unknown entries are in discovery: a new registration is usable at once,
+ * as in the seed, and leaves only after failing its heartbeats. */
+bool entry_discoverable(const struct entry *e) {
+        return e->health != HEALTH_CRITICAL;
+}
+
+struct entry *table_find(struct table *t, const char *url) {
+        return hashmap_get(&t->by_url, url);
+}
+
+struct group *table_group(struct table *t, const char *name) {
+        return hashmap_get(&t->by_name, name);
+}
+
+static struct group *group_get(struct table *t, const char *name) {
+        struct group *g = table_group(t, name);
+
+        if (g)
+                return g;
+        g = calloc(1, sizeof(*g));
+        if (!g || !(g->name = strdup(name)) || hashmap_put(&t->by_name, g->name, g) < 0) {
+                if (g)
+                        free(g->name);
+                free(g);
+                return NULL;
+        }
+        return g;
+}
+
+static void group_maybe_free(struct table *t, struct group *g) {
+        if (g->n_providers || g->n_dependents)
+                return;
+        hashmap_remove(&t->by_name, g->name);
+        free(g->providers);
+        free(g->dependents);
+        free(g->name);
+        free(g);
+}
+
+static int array_append(struct entry ***a, size_t *n, struct entry *e) {
+        struct entry **p = reallocarray(*a, *n + 1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p[(*n)++] = e;
+        *a = p;
+        return 0;
+}
+
+/* Keeps registration order, so patches and listings are stable. */
+static void array_remove(struct entry **a, size_t *n, struct entry *e) {
+        for (size_t i = 0; i < *n; i++)
+                if (a[i] == e) {
+                        memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof(*a));
+                        (*n)--;
+                        return;
+                }
+}
+
+static void unindex(struct table *t, struct entry *e, size_t n_required) {
+        struct group *g;
+
+        for (size_t i = 0; i < n_required; i++)
+                if ((g = table_group(t, e->reg.required[i]))) {
+                        array_remove(g->dependents, &g->n_dependents, e);
+                        group_maybe_free(t, g);
+                }
+        if ((g = table_group(t, e->reg.name))) {
+                array_remove(g->providers, &g->n_providers, e);
+                group_maybe_free(t, g);
+        }
+}
+
+int table_add(struct table *t, struct registry *r, struct registration *reg, struct entry **ret) {
+        struct entry *e = calloc(1, sizeof(*e));
+        struct group *g;
+        size_t i;
+
+        if (!e)
+                return -ENOMEM;
+        e->reg = *reg;
+        e->registry = r;
+        h2o_linklist_init_anchor(&e->outbox);
+        if (hashmap_put(&t->by_url, e->reg.url, e) < 0) {
+                free(e);
+                return -EEXIST;
+        }
+        if (!(g = group_get(t, e->reg.name)) || array_append(&g->providers, &g->n_providers, e) < 0)
+                goto fail;
+        for (i = 0; i < e->reg.n_required; i++)
+                if (!(g = group_get(t, e->reg.required[i])) || array_append(&g->dependents, &g->n_dependents, e) < 0) {
+                        unindex(t, e, i);
+                        hashmap_remove(&t->by_url, e->reg.url);
+                        free(e);
+                        return -ENOMEM;
+                }
+        h2o_linklist_insert(&t->all, &e->link);
+        t->n++;
+        *reg = (struct registration){ 0 };
+        *ret = e;
+        return 0;
+fail:
+        unindex(t, e, 0);
+        hashmap_remove(&t->by_url, e->reg.url);
+        free(e);
+        return -ENOMEM;
+}
+
+void table_remove(struct table *t, struct entry *e) {
+        unindex(t, e, e->reg.n_required);
+        hashmap_remove(&t->by_url, e->reg.url);
+        h2o_linklist_unlink(&e->link);
+        t->n--;
+}
+
+void entry_free(struct entry *e) {
+        registration_done(&e->reg);
+        free(e);
+}
+
+void table_done(struct table *t) {
+        while (!h2o_linklist_is_empty(&t->all)) {
+                struct entry *e = H2O_STRUCT_FROM_MEMBER(struct entry, link, t->all.next);
+                table_remove(t, e);
+                entry_free(e);
+        }
+        hashmap_done(&t->by_url);
+        hashmap_done(&t->by_name);
+}
+
+struct json_object *entry_to_json(const struct entry *e) {
+        struct json_object *o = registration_to_json(&e->reg);
+        char when[32];
+
+        json_object_object_add(o, "Status", json_object_new_string(health_to_string(e->health)));
+        if (e->last_check) {
+                struct tm tm;
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&e->last_check, &tm));
+                json_object_object_add(o, "LastCheck", json_object_new_string(when));
+        } else
+                json_object_object_add(o, "LastCheck", NULL);
+        json_object_object_add(o, "Failures", json_object_new_int((int) e->failures));
+        return o;
+}
