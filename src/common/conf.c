@@ -27,6 +27,8 @@ static const struct conf_key common_keys[] = {
         { "logs-directory", CONF_STRING, COMMON(logs_directory), "DIR",
           "where log files live (default: $LOGS_DIRECTORY, else the current directory)" },
         { "log-level", CONF_LOG_LEVEL, COMMON(log_level), "LEVEL", "err, warning, notice, info or debug" },
+        { "log-queue", CONF_UINT, COMMON(log_queue), "LINES",
+          "lines kept for the central log while it is unreachable (default 10000)", 1, 10000000 },
 };
 
 /* The keys of a program: common ones, then its own. */

@@ -36,6 +36,7 @@ struct conf_common {
         char *state_directory;
         char *logs_directory;
         int log_level;
+        uint64_t log_queue; /* lines kept while the log service is unreachable */
 };
 
 struct conf_program {

@@ -182,3 +182,47 @@ char *http_unescape(h2o_mem_pool_t *pool, h2o_iovec_t v) {
         *o = '\0';
         return out;
 }
+
+int http_query_parse(h2o_req_t *req, struct http_param *params, size_t n, const char **ret_error) {
+        const char *q, *end;
+
+        for (size_t i = 0; i < n; i++)
+                params[i].value = NULL;
+        if (req->query_at == SIZE_MAX)
+                return 0;
+        q = req->path.base + req->query_at + 1;
+        end = req->path.base + req->path.len;
+        while (q < end) {
+                const char *amp = memchr(q, '&', (size_t) (end - q)) ?: end;
+                const char *eq = memchr(q, '=', (size_t) (amp - q)) ?: amp;
+                char *key = h2o_strdup(&req->pool, q, (size_t) (eq - q)).base;
+                char *value =
+                        h2o_strdup(&req->pool, eq < amp ? eq + 1 : eq, (size_t) (amp - (eq < amp ? eq + 1 : eq))).base;
+                size_t i;
+
+                q = amp + 1;
+                if (!*key)
+                        continue;
+                for (char *p = value; *p; p++)
+                        if (*p == '+')
+                                *p = ' ';
+                key = http_unescape(&req->pool, h2o_iovec_init(key, strlen(key)));
+                value = http_unescape(&req->pool, h2o_iovec_init(value, strlen(value)));
+                if (!key || !value) {
+                        *ret_error = "malformed %-escape in the query string";
+                        return -EINVAL;
+                }
+                for (i = 0; i < n && !streq(params[i].name, key); i++)
+                        ;
+                if (i == n) {
+                        *ret_error = "unknown query parameter";
+                        return -EINVAL;
+                }
+                if (params[i].value) {
+                        *ret_error = "repeated query parameter";
+                        return -EINVAL;
+                }
+                params[i].value = value;
+        }
+        return 0;
+}

@@ -44,6 +44,15 @@ bool http_json_body(h2o_req_t *req, struct json_object **ret);
  * a NUL byte. */
 char *http_unescape(h2o_mem_pool_t *pool, h2o_iovec_t v);
 
+/* Query parameters the handler knows, filled from the request's query
+ * string (decoded, "+" as space; value NULL when absent). Unknown or
+ * repeated names and bad escapes fail with a static reason. */
+struct http_param {
+        const char *name;
+        char *value;
+};
+int http_query_parse(h2o_req_t *req, struct http_param *params, size_t n, const char **ret_error);
+
 /* The request's Content-Type without parameters, or an empty iovec. */
 h2o_iovec_t http_content_type(h2o_req_t *req);
 bool http_content_type_is(h2o_req_t *req, const char *type);

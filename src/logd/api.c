@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+
+#include "http.h"
+#include "log.h"
+#include "logd.h"
+
+#define QUERY_LIMIT_DEFAULT 100
+#define QUERY_LIMIT_MAX     1000
+
+int logd_store(struct logd *l, const struct log_entry *entries, size_t n) {
+        struct buf lines = { 0 };
+        int64_t now = now_epoch_ms();
+        char time[32];
+        int r;
+
+        format_time_ms(now, time);
+        for (size_t i = 0; i < n; i++)
+                log_format_line(&lines, time, &entries[i]);
+        if (lines.failed) {
+                buf_done(&lines);
+                return -ENOMEM;
+        }
+        /* One write for the whole request: its lines stay together and in order. */
+        r = central_file_append(&l->file, lines.data, lines.len);
+        buf_done(&lines);
+        if (r < 0)
+                return r;
+        l->file.n_lines += n;
+        for (size_t i = 0; i < n; i++)
+                recent_add(&l->recent, now, &entries[i]);
+        return 0;
+}
+
+static int store_and_reply(struct logd *l, h2o_req_t *req, const struct log_entry *entries, size_t n) {
+        int r = logd_store(l, entries, n);
+
+        if (r < 0) {
+                log_error_errno(r, "Failed to write %s: %m", l->file.path);
+                return http_reply_error(req, 500, "cannot write the central log: %s", strerror(-r));
+        }
+        /* The seed's clients expect an empty 200. */
+        return http_reply_empty(req, 200);
+}
+
+static int post_json(struct logd *l, h2o_req_t *req) {
+        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_free_ struct log_entry *entries = NULL;
+        const char *error;
+        size_t n;
+
+        if (!http_json_body(req, &o))
+                return 0;
+        if (!json_object_is_type(o, json_type_array)) {
+                struct log_entry e;
+                if (log_entry_from_json(o, &e, &error) < 0)
+                        return http_reply_error(req, 400, "%s", error);
+                return store_and_reply(l, req, &e, 1);
+        }
+        n = json_object_array_length(o);
+        if (n == 0)
+                return http_reply_error(req, 400, "empty batch: expected at least one entry");
+        entries = calloc(n, sizeof(*entries));
+        if (!entries)
+                return http_reply_error(req, 500, "out of memory");
+        /* All or nothing: a batch with one bad entry writes no line. */
+        for (size_t i = 0; i < n; i++)
+                if (log_entry_from_json(json_object_array_get_idx(o, i), &entries[i], &error) < 0)
+                        return http_reply_error(req, 400, "entry %zu: %s", i, error);
+        return store_and_reply(l, req, entries, n);
+}
+
+static int on_post(void *userdata, h2o_req_t *req, const struct route_params *p) {
+        struct logd *l = userdata;
+        struct log_entry e;
+        char service[SERVICE_NAME_MAX + 1];
+        h2o_iovec_t type = http_content_type(req);
+
+        if (http_content_type_is(req, "application/json"))
+                return post_json(l, req);
+        if (type.len > 0 && !http_content_type_is(req, "text/plain"))
+                return http_reply_error(req, 415, "expected text/plain or application/json, got '%.*s'", (int) type.len,
+                                        type.base);
+        log_entry_from_text(req->entity.base ?: "", req->entity.len, &e, service);
+        if (e.message_len == 0)
+                return http_reply_error(req, 400, "empty message");
+        return store_and_reply(l, req, &e, 1);
+}
+
+static int on_get(void *userdata, h2o_req_t *req, const struct route_params *p) {
+        struct logd *l = userdata;
+        struct http_param params[] = { { "service" }, { "priority" }, { "since" }, { "limit" } };
+        _cleanup_json_ struct json_object *a = NULL;
+        int priority = LOG_DEBUG;
+        int64_t since = INT64_MIN;
+        long limit = QUERY_LIMIT_DEFAULT;
+        const char *error;
+        char *end;
+
+        if (http_query_parse(req, params, ELEMENTSOF(params), &error) < 0)
+                return http_reply_error(req, 400, "%s (known: service, priority, since, limit)", error);
+        if (params[1].value && (priority = log_level_from_string(params[1].value)) < 0)
+                return http_reply_error(req, 400, "priority must be emerg ... debug or 0-7");
+        if (params[2].value && parse_rfc3339_ms(params[2].value, &since) < 0)
+                return http_reply_error(req, 400, "since must be an RFC 3339 UTC time like 2026-11-25T12:00:00Z");
+        if (params[3].value) {
+                limit = strtol(params[3].value, &end, 10);
+                if (*params[3].value == '\0' || *end || limit < 1 || limit > QUERY_LIMIT_MAX)
+                        return http_reply_error(req, 400, "limit must be a number from 1 to %d", QUERY_LIMIT_MAX);
+        }
+        a = recent_query(&l->recent, params[0].value, priority, since, (size_t) limit);
+        return http_reply_json(req, 200, a);
+}
+
+static const struct route routes[] = {
+        { "POST", "/log", on_post },
+        { "GET", "/log", on_get },
+};
+
+int logd_add_routes(struct logd *l) {
+        return server_add_routes(&l->daemon.server, routes, ELEMENTSOF(routes), l);
+}
