@@ -7,7 +7,14 @@
 
 static const char *pick_log_service(void *userdata) {
         struct daemon *d = userdata;
+
+        if (d->info->pick_log_service)
+                return d->info->pick_log_service(d->info->userdata);
         return regclient_pick(&d->regclient, "LogService");
+}
+
+static bool registers(const struct daemon *d) {
+        return !d->info->pick_log_service;
 }
 
 static void on_providers_changed(void *userdata) {
@@ -81,6 +88,8 @@ int daemon_listen(struct daemon *d) {
                 return log_error_errno(r, "Cannot tell this daemon's URL; set --advertise=URL: %m");
         if (!d->url)
                 return log_oom();
+        if (!registers(d))
+                goto done;
         r = regclient_init(&d->regclient, &d->server, &d->httpc, d->settings->registry, d->info->service_name, d->url,
                            d->info->required);
         if (r == -EINVAL)
@@ -90,17 +99,26 @@ int daemon_listen(struct daemon *d) {
                 return log_error_errno(r, "Failed to set up registration: %m");
         d->regclient.on_change = on_providers_changed;
         d->regclient.userdata = d;
+done:
         if (d->info->ship_logs)
                 logship_attach(&d->logship);
         return 0;
 }
 
 void daemon_ready(struct daemon *d, const char *status) {
+        systemd_notify_ready(status);
+        if (!registers(d)) {
+                log_info("Ready: serving at %s.", d->url);
+                return;
+        }
         log_info("Ready: serving at %s, registering as %s with %s.", d->url, d->info->service_name,
                  d->settings->registry);
-        systemd_notify_ready(status);
         d->registering = true;
         regclient_start(&d->regclient);
+}
+
+void daemon_providers_changed(struct daemon *d) {
+        on_providers_changed(d);
 }
 
 int daemon_run(struct daemon *d) {
@@ -119,7 +137,8 @@ void daemon_done(struct daemon *d) {
         if (d->initialised) {
                 httpc_done(&d->httpc);
                 logship_done(&d->logship);
-                regclient_done(&d->regclient);
+                if (d->regclient.server)
+                        regclient_done(&d->regclient);
                 server_done(&d->server);
         }
         free(d->url);

@@ -26,7 +26,10 @@ struct daemon_info {
         const char *const *required; /* NULL-terminated, or NULL */
         const char *default_listen;  /* "127.0.0.1:4000" */
         size_t max_body;
-        bool ship_logs;                    /* false for the log service itself */
+        bool ship_logs; /* false for the log service itself */
+        /* The registry neither registers with itself nor asks itself for
+         * patches: it finds the log service in its own table. */
+        const char *(*pick_log_service)(void *userdata);
         void (*on_stop)(void *userdata);   /* before deregistering */
         void (*on_reload)(void *userdata); /* SIGHUP */
         void *userdata;
@@ -50,4 +53,6 @@ int daemon_init(struct daemon *d, const struct daemon_info *info, void *settings
 int daemon_listen(struct daemon *d);
 void daemon_ready(struct daemon *d, const char *status);
 int daemon_run(struct daemon *d);
+/* Tells the log shipper that a log service may have appeared. */
+void daemon_providers_changed(struct daemon *d);
 void daemon_done(struct daemon *d);

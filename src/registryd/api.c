@@ -72,6 +72,7 @@ static int on_register(void *userdata, h2o_req_t *req, const struct route_params
         if (!(old_name && was_visible && streq(old_name, e->reg.name)))
                 patches_broadcast(r, e->reg.name, e->reg.url, true, e);
         registry_update_status(r);
+        health_probe_soon(r, e);
 
         if (!e->reg.update_url)
                 return http_reply_empty(req, 200);
@@ -143,5 +144,5 @@ static const struct route routes[] = {
 };
 
 int api_add_routes(struct registry *r) {
-        return server_add_routes(&r->server, routes, ELEMENTSOF(routes), r);
+        return server_add_routes(&r->daemon.server, routes, ELEMENTSOF(routes), r);
 }

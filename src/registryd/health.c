@@ -78,14 +78,14 @@ static void on_probe_done(const struct httpc_response *res, void *userdata) {
                 if (e->failures >= r->settings.heartbeat_failures)
                         set_health(r, e, HEALTH_CRITICAL);
                 else if (e->health != HEALTH_CRITICAL)
-                        (void) timer_start(&r->server.timers, &e->probe_retry, r->settings.heartbeat_retry_ms);
+                        (void) timer_start(r->timers, &e->probe_retry, r->settings.heartbeat_retry_ms);
         }
         start_queued(r);
 }
 
 static void probe(struct registry *r, struct entry *e) {
         r->health.n_probes++;
-        if (httpc_start(&r->httpc,
+        if (httpc_start(r->httpc,
                         &(struct httpc_request){ .url = e->reg.heartbeat_url,
                                                  .timeout_ms = r->settings.heartbeat_timeout_ms,
                                                  .max_response = 64 * 1024 },
@@ -105,7 +105,12 @@ static void on_round(struct timer *t) {
         for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next)
                 enqueue(r, H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
         start_queued(r);
-        (void) timer_start(&r->server.timers, &r->health.round, r->settings.heartbeat_interval_ms);
+        (void) timer_start(r->timers, &r->health.round, r->settings.heartbeat_interval_ms);
+}
+
+void health_probe_soon(struct registry *r, struct entry *e) {
+        enqueue(r, e);
+        start_queued(r);
 }
 
 void health_init_entry(struct entry *e) {
@@ -116,16 +121,16 @@ void health_start(struct registry *r) {
         h2o_linklist_init_anchor(&r->health.queue);
         timer_init(&r->health.round, on_round);
         /* The first round at once: loaded entries are unknown until probed. */
-        (void) timer_start(&r->server.timers, &r->health.round, 0);
+        (void) timer_start(r->timers, &r->health.round, 0);
 }
 
 void health_forget(struct registry *r, struct entry *e) {
         if (e->probe) {
-                httpc_cancel(&r->httpc, e->probe);
+                httpc_cancel(r->httpc, e->probe);
                 e->probe = NULL;
                 r->health.n_probing--;
         }
-        timer_stop(&r->server.timers, &e->probe_retry);
+        timer_stop(r->timers, &e->probe_retry);
         if (h2o_linklist_is_linked(&e->probe_queue))
                 h2o_linklist_unlink(&e->probe_queue);
         start_queued(r);
@@ -133,7 +138,7 @@ void health_forget(struct registry *r, struct entry *e) {
 
 void health_stop(struct registry *r) {
         r->health.stopped = true;
-        timer_stop(&r->server.timers, &r->health.round);
+        timer_stop(r->timers, &r->health.round);
         for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next)
                 health_forget(r, H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
 }

@@ -4,7 +4,6 @@
 
 #include "log.h"
 #include "registry.h"
-#include "systemd.h"
 
 #define SETTING(field) offsetof(struct registry_settings, field)
 
@@ -33,28 +32,12 @@ static const struct conf_program registry_program = {
 };
 
 static void on_stop(void *userdata) {
-        struct registry *r = userdata;
-
-        systemd_notify_stopping("Shutting down.");
-        log_info("Shutting down.");
-        health_stop(r);
-}
-
-static void registry_free(struct registry *r) {
-        health_stop(r);
-        (void) store_close(r);
-        httpc_done(&r->httpc);
-        for (h2o_linklist_t *l = r->table.all.next; r->table.all.next && l != &r->table.all; l = l->next)
-                patches_cancel(r, H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
-        table_done(&r->table);
-        server_done(&r->server);
-        conf_free(&registry_program, &r->settings);
+        health_stop(userdata);
 }
 
 static int run(int argc, char **argv) {
         static struct registry r = {
                 .settings = {
-                        .common.listen = NULL,
                         .common.log_level = LOG_INFO,
                         .heartbeat_interval_ms = 3000,
                         .heartbeat_timeout_ms = 1000,
@@ -65,28 +48,29 @@ static int run(int argc, char **argv) {
                         .patch_queue = 100,
                 },
         };
+        static const struct daemon_info info = {
+                .program = &registry_program,
+                .service_name = "RegistryService",
+                .default_listen = "127.0.0.1:3000",
+                .max_body = 64 * 1024,
+                .ship_logs = true,
+                .pick_log_service = registry_pick_log_service,
+                .on_stop = on_stop,
+                .userdata = &r,
+        };
         int ret;
 
-        log_setup(registry_program.name);
-        ret = conf_load(&registry_program, &r.settings, argc, argv);
-        if (ret <= 0)
-                return ret;
-        log_set_max_level(r.settings.common.log_level);
-        if (!r.settings.common.listen && !(r.settings.common.listen = strdup("127.0.0.1:3000")))
-                return log_oom();
-
-        ret = server_init(&r.server, 64 * 1024);
-        if (ret < 0)
-                return log_error_errno(ret, "Failed to set up the server: %m");
-        r.server.hooks = (struct server_hooks){ .on_stop = on_stop, .userdata = &r };
         table_init(&r.table);
-        ret = httpc_init(&r.httpc, r.server.ctx.loop, &r.server.timers);
-        if (ret < 0)
+        ret = daemon_init(&r.daemon, &info, &r.settings, argc, argv);
+        if (ret <= 0)
                 goto finish;
+        r.timers = &r.daemon.server.timers;
+        r.httpc = &r.daemon.httpc;
         ret = api_add_routes(&r);
-        if (ret < 0)
+        if (ret < 0) {
+                log_oom();
                 goto finish;
-
+        }
         ret = store_open(&r);
         if (ret < 0) {
                 log_error_errno(ret, "Failed to open the state directory %s: %m", r.settings.common.state_directory);
@@ -95,30 +79,28 @@ static int run(int argc, char **argv) {
         ret = store_load(&r);
         if (ret < 0)
                 goto finish;
-
-        ret = server_listen(&r.server, r.settings.common.listen);
-        if (ret < 0) {
-                log_error_errno(ret, "Failed to listen (on %s, or on sockets from systemd): %m",
-                                r.settings.common.listen);
+        ret = daemon_listen(&r.daemon);
+        if (ret < 0)
                 goto finish;
-        }
 
         health_start(&r);
-        log_info("Ready: %zu services registered, state in %s.", r.table.n, r.store.path);
-        systemd_notify_ready("Serving.");
+        log_info("%zu services registered, state in %s.", r.table.n, r.store.path);
+        daemon_ready(&r.daemon, "Serving.");
         registry_update_status(&r);
-
-        ret = server_run(&r.server);
-        if (ret == -ETIMEDOUT) {
-                log_warning("Shutdown deadline passed with requests unfinished.");
-                ret = 0;
-        } else if (ret < 0)
-                log_error_errno(ret, "Event loop failed: %m");
+        ret = daemon_run(&r.daemon);
 
 finish:
-        if (store_close(&r) < 0 && ret == 0)
-                ret = -EIO;
-        registry_free(&r);
+        if (r.timers) {
+                health_stop(&r);
+                if (store_close(&r) < 0 && ret == 0)
+                        ret = -EIO;
+                /* Cancels transfers in flight, whose callbacks still see the table. */
+                httpc_done(r.httpc);
+                for (h2o_linklist_t *l = r.table.all.next; l != &r.table.all; l = l->next)
+                        patches_cancel(&r, H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
+        }
+        table_done(&r.table);
+        daemon_done(&r.daemon);
         return ret;
 }
 

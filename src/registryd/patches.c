@@ -88,7 +88,7 @@ static void on_delivered(const struct httpc_response *res, void *userdata) {
         e->delivery_backoff_ms = e->delivery_backoff_ms ? e->delivery_backoff_ms * 2 : DELIVERY_BACKOFF_MIN_MS;
         if (e->delivery_backoff_ms > DELIVERY_BACKOFF_MAX_MS)
                 e->delivery_backoff_ms = DELIVERY_BACKOFF_MAX_MS;
-        (void) timer_start(&r->server.timers, &e->delivery_retry, e->delivery_backoff_ms);
+        (void) timer_start(r->timers, &e->delivery_retry, e->delivery_backoff_ms);
 }
 
 static void on_delivery_retry(struct timer *t) {
@@ -103,7 +103,7 @@ static void deliver(struct registry *r, struct entry *e) {
         if (e->delivery || timer_pending(&e->delivery_retry) || h2o_linklist_is_empty(&e->outbox))
                 return;
         p = H2O_STRUCT_FROM_MEMBER(struct patch_out, link, e->outbox.next);
-        if (httpc_start(&r->httpc,
+        if (httpc_start(r->httpc,
                         &(struct httpc_request){ .method = "POST",
                                                  .url = e->reg.update_url,
                                                  .content_type = "application/json",
@@ -112,7 +112,7 @@ static void deliver(struct registry *r, struct entry *e) {
                                                  .timeout_ms = r->settings.patch_timeout_ms },
                         on_delivered, e, &e->delivery) < 0) {
                 entry_answer_waiter(e);
-                (void) timer_start(&r->server.timers, &e->delivery_retry, DELIVERY_BACKOFF_MAX_MS);
+                (void) timer_start(r->timers, &e->delivery_retry, DELIVERY_BACKOFF_MAX_MS);
         }
 }
 
@@ -150,6 +150,8 @@ void patches_init_entry(struct entry *e) {
 void patches_broadcast(struct registry *r, const char *name, const char *url, bool added, struct entry *except) {
         struct group *g = table_group(&r->table, name);
 
+        if (added && streq(name, "LogService"))
+                daemon_providers_changed(&r->daemon);
         if (!g)
                 return;
         for (size_t i = 0; i < g->n_dependents; i++) {
@@ -188,9 +190,9 @@ int patches_send_initial(struct registry *r, struct entry *e) {
 
 void patches_cancel(struct registry *r, struct entry *e) {
         if (e->delivery)
-                httpc_cancel(&r->httpc, e->delivery);
+                httpc_cancel(r->httpc, e->delivery);
         e->delivery = NULL;
-        timer_stop(&r->server.timers, &e->delivery_retry);
+        timer_stop(r->timers, &e->delivery_retry);
         while (!h2o_linklist_is_empty(&e->outbox))
                 patch_out_free(H2O_STRUCT_FROM_MEMBER(struct patch_out, link, e->outbox.next));
         e->n_outbox = 0;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "hashmap.h"
 #include "httpc.h"
 #include "registration.h"
@@ -108,8 +109,10 @@ struct heartbeats {
 
 struct registry {
         struct registry_settings settings;
-        struct server server;
-        struct httpc httpc;
+        struct daemon daemon;
+        struct timers *timers; /* the daemon's */
+        struct httpc *httpc;   /* the daemon's */
+        size_t next_log_service;
         struct table table;
         struct store store;
         struct heartbeats health;
@@ -143,6 +146,8 @@ void entry_answer_waiter(struct entry *e);
 
 /* health.c */
 void health_init_entry(struct entry *e);
+/* A new registration is probed at once rather than at the next round. */
+void health_probe_soon(struct registry *r, struct entry *e);
 void health_start(struct registry *r);
 void health_stop(struct registry *r);
 void health_forget(struct registry *r, struct entry *e);
@@ -154,6 +159,9 @@ int store_load(struct registry *r);
 void store_changed(struct registry *r);
 /* Waits for the writer and writes what is still unsaved. */
 int store_close(struct registry *r);
+
+/* The next log service in discovery, round-robin, for the log shipper. */
+const char *registry_pick_log_service(void *userdata);
 
 /* api.c */
 int api_add_routes(struct registry *r);

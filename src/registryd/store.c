@@ -101,7 +101,7 @@ static void start_write(struct registry *r) {
         data = serialise(r, &len);
         if (!data) {
                 log_warning("Out of memory serialising the state; will retry.");
-                (void) timer_start(&r->server.timers, &st->flush, 1000);
+                (void) timer_start(r->timers, &st->flush, 1000);
                 return;
         }
         st->dirty = false;
@@ -129,7 +129,7 @@ static void on_written(h2o_socket_t *sock, const char *err) {
         if (result < 0) {
                 log_error_errno(result, "Failed to write %s: %m", st->path);
                 st->dirty = true;
-                (void) timer_start(&r->server.timers, &st->flush, 1000);
+                (void) timer_start(r->timers, &st->flush, 1000);
                 return;
         }
         start_write(r);
@@ -143,7 +143,7 @@ void store_changed(struct registry *r) {
         r->store.dirty = true;
         /* Zero delay: runs after every change of this loop turn is made. */
         if (!r->store.writing && !timer_pending(&r->store.flush))
-                (void) timer_start(&r->server.timers, &r->store.flush, 0);
+                (void) timer_start(r->timers, &r->store.flush, 0);
 }
 
 int store_open(struct registry *r) {
@@ -164,7 +164,7 @@ int store_open(struct registry *r) {
         st->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (st->done_fd < 0)
                 return -errno;
-        st->done_sock = h2o_evloop_socket_create(r->server.ctx.loop, st->done_fd, H2O_SOCKET_FLAG_DONT_READ);
+        st->done_sock = h2o_evloop_socket_create(r->daemon.server.ctx.loop, st->done_fd, H2O_SOCKET_FLAG_DONT_READ);
         st->done_sock->data = r;
         h2o_socket_read_start(st->done_sock, on_written);
         e = pthread_create(&st->thread, NULL, writer_thread, st);
@@ -268,7 +268,7 @@ int store_close(struct registry *r) {
                         st->dirty = true;
                 st->writing = false;
         }
-        timer_stop(&r->server.timers, &st->flush);
+        timer_stop(r->timers, &st->flush);
         if (st->dirty && st->path) {
                 size_t len;
                 _cleanup_free_ char *data = serialise(r, &len);

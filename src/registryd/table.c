@@ -162,3 +162,17 @@ struct json_object *entry_to_json(const struct entry *e) {
         json_object_object_add(o, "Failures", json_object_new_int((int) e->failures));
         return o;
 }
+
+const char *registry_pick_log_service(void *userdata) {
+        struct registry *r = userdata;
+        struct group *g = table_group(&r->table, "LogService");
+
+        for (size_t i = 0; g && i < g->n_providers; i++) {
+                struct entry *e = g->providers[(r->next_log_service + i) % g->n_providers];
+                if (entry_discoverable(e)) {
+                        r->next_log_service += i + 1;
+                        return e->reg.url;
+                }
+        }
+        return NULL;
+}
