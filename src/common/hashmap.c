@@ -24,14 +24,20 @@ void hashmap_init(struct hashmap *m) {
         *m = (struct hashmap){ 0 };
 }
 
-void hashmap_done(struct hashmap *m) {
+void hashmap_done_with(struct hashmap *m, void (*free_value)(void *)) {
         for (size_t i = 0; i < m->n_buckets; i++)
                 for (struct hashmap_node *n = m->buckets[i], *next; n; n = next) {
                         next = n->next;
+                        if (free_value)
+                                free_value(n->value);
                         free(n);
                 }
         free(m->buckets);
         hashmap_init(m);
+}
+
+void hashmap_done(struct hashmap *m) {
+        hashmap_done_with(m, NULL);
 }
 
 static struct hashmap_node **find(const struct hashmap *m, const char *key, uint64_t hash) {

@@ -16,6 +16,8 @@ struct hashmap {
 
 void hashmap_init(struct hashmap *m);
 void hashmap_done(struct hashmap *m);
+/* Also frees every value with free_value. */
+void hashmap_done_with(struct hashmap *m, void (*free_value)(void *));
 void *hashmap_get(const struct hashmap *m, const char *key);
 /* Returns 0, -EEXIST when the key is present, or -ENOMEM. */
 int hashmap_put(struct hashmap *m, const char *key, void *value);

@@ -29,13 +29,17 @@ const char *http_reason(int status) {
         }
 }
 
+void http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, value, strlen(value));
+        h2o_add_header(&req->pool, &req->res.headers, token, NULL, v.base, v.len);
+}
+
 int http_reply(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len) {
         req->res.status = status;
         req->res.reason = http_reason(status);
         req->res.content_length = len;
         if (content_type)
-                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                               strlen(content_type));
+                http_add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type);
         h2o_send_inline(req, body, len);
         return 0;
 }

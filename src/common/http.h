@@ -18,6 +18,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 const char *http_reason(int status);
 
+/* Adds a response header; the value is copied into the request's pool (h2o
+ * itself keeps only the pointer). */
+void http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value);
+
 int http_reply(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
 int http_reply_json(h2o_req_t *req, int status, struct json_object *obj);
 int http_reply_empty(h2o_req_t *req, int status);

@@ -80,7 +80,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
                 }
         }
         if (allow[0]) {
-                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+                http_add_header(req, H2O_TOKEN_ALLOW, allow);
                 return http_reply_error(req, 405, "method %.*s not allowed on this path (allowed: %s)",
                                         (int) req->method.len, req->method.base, allow);
         }

@@ -5,35 +5,7 @@
 #include "log.h"
 #include "logd.h"
 #include "registration.h"
-
-/* Length of the valid UTF-8 sequence at s, or 0 if there is none. */
-static size_t utf8_sequence(const unsigned char *s, size_t len) {
-        unsigned char c = s[0];
-        size_t n;
-        uint32_t cp;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                n = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-                n = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-                n = 4, cp = c & 0x07;
-        else
-                return 0;
-        if (len < n)
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        /* Overlong forms, surrogates and code points past U+10FFFF. */
-        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
-}
+#include "utf8.h"
 
 void log_escape(struct buf *out, const char *s, size_t len, const char *extra) {
         const unsigned char *p = (const unsigned char *) s;
@@ -65,7 +37,7 @@ void log_escape(struct buf *out, const char *s, size_t len, const char *extra) {
                         i++;
                         continue;
                 }
-                n = c >= 0x80 ? utf8_sequence(p + i, len - i) : 0;
+                n = c >= 0x80 ? utf8_sequence(s + i, len - i) : 0;
                 if (n > 0) {
                         buf_append(out, p + i, n);
                         i += n;

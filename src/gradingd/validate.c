@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <string.h>
+
+#include "grading.h"
+#include "registration.h"
+#include "utf8.h"
+
+static bool text_ok(struct json_object *v) {
+        return v && json_object_is_type(v, json_type_string) &&
+               utf8_is_text(json_object_get_string(v), (size_t) json_object_get_string_len(v), 1, TEXT_MAX_CHARS);
+}
+
+int student_from_json(struct json_object *o, struct student_input *ret, const char **ret_error) {
+        struct json_object *first, *last;
+
+        if (!json_object_is_type(o, json_type_object)) {
+                *ret_error = "expected an object {\"FirstName\", \"LastName\"}";
+                return -EINVAL;
+        }
+        first = json_get(o, "FirstName");
+        last = json_get(o, "LastName");
+        if (!text_ok(first) || !text_ok(last)) {
+                *ret_error = "FirstName and LastName must be 1-100 characters without control characters";
+                return -EINVAL;
+        }
+        *ret = (struct student_input){ json_object_get_string(first), json_object_get_string(last) };
+        return 0;
+}
+
+static bool type_ok(const char *type) {
+        static const char *const types[] = { "Quiz", "Test", "Exam", "Homework" };
+        for (size_t i = 0; i < ELEMENTSOF(types); i++)
+                if (streq(type, types[i]))
+                        return true;
+        return false;
+}
+
+int grade_from_json(struct json_object *o, struct grade_input *ret, const char **ret_error) {
+        struct json_object *title, *type, *score;
+        double s;
+
+        if (!json_object_is_type(o, json_type_object)) {
+                *ret_error = "expected an object {\"Title\", \"Type\", \"Score\"}";
+                return -EINVAL;
+        }
+        title = json_get(o, "Title");
+        type = json_get(o, "Type");
+        score = json_get(o, "Score");
+        if (!text_ok(title)) {
+                *ret_error = "Title must be 1-100 characters without control characters";
+                return -EINVAL;
+        }
+        if (!type || !json_object_is_type(type, json_type_string) || !type_ok(json_object_get_string(type))) {
+                *ret_error = "Type must be " GRADE_TYPES;
+                return -EINVAL;
+        }
+        if (!score || !(json_object_is_type(score, json_type_int) || json_object_is_type(score, json_type_double))) {
+                *ret_error = "Score must be a number from 0 to 100";
+                return -EINVAL;
+        }
+        s = json_object_get_double(score);
+        if (!isfinite(s) || s < 0 || s > 100) {
+                *ret_error = "Score must be a number from 0 to 100";
+                return -EINVAL;
+        }
+        *ret = (struct grade_input){ json_object_get_string(title), json_object_get_string(type), s };
+        return 0;
+}
+
+bool parse_id(h2o_iovec_t v, int64_t *ret) {
+        int64_t id = 0;
+
+        if (v.len == 0 || v.len > 18 || v.base[0] < '1' || v.base[0] > '9')
+                return false;
+        for (size_t i = 0; i < v.len; i++) {
+                if (v.base[i] < '0' || v.base[i] > '9')
+                        return false;
+                id = id * 10 + (v.base[i] - '0');
+        }
+        *ret = id;
+        return true;
+}
+
+struct json_object *json_score(double score) {
+        char s[32];
+
+        for (int precision = 1; precision <= 17; precision++) {
+                snprintf(s, sizeof(s), "%.*g", precision, score);
+                if (strtod(s, NULL) == score)
+                        break;
+        }
+        return json_object_new_double_s(score, s);
+}
