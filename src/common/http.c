@@ -11,6 +11,7 @@ const char *http_reason(int status) {
         case 201: return "Created";
         case 202: return "Accepted";
         case 204: return "No Content";
+        case 302: return "Found";
         case 303: return "See Other";
         case 304: return "Not Modified";
         case 400: return "Bad Request";
@@ -48,10 +49,6 @@ int http_reply_empty(h2o_req_t *req, int status) {
         return http_reply(req, status, NULL, "", 0);
 }
 
-const char *json_to_string(struct json_object *obj, size_t *ret_len) {
-        return json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, ret_len);
-}
-
 int http_reply_json(h2o_req_t *req, int status, struct json_object *obj) {
         size_t len;
         const char *s = json_to_string(obj, &len);
@@ -78,46 +75,6 @@ int http_reply_error(h2o_req_t *req, int status, const char *format, ...) {
         va_end(ap);
         body = http_error_body(&req->pool, message, strlen(message));
         return http_reply(req, status, "application/json", body.base, body.len);
-}
-
-int json_parse_strict(const char *text, size_t len, struct json_object **ret, const char **ret_error) {
-        struct json_tokener *tok;
-        struct json_object *obj;
-        enum json_tokener_error err;
-        size_t end;
-
-        while (len > 0 && strchr(" \t\r\n", text[len - 1]))
-                len--;
-        if (len == 0) {
-                *ret_error = "empty body, expected JSON";
-                return -ENODATA;
-        }
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        obj = json_tokener_parse_ex(tok, text, (int) len);
-        err = json_tokener_get_error(tok);
-        end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-
-        if (err == json_tokener_continue) {
-                *ret_error = "invalid JSON: unexpected end of input";
-                json_object_put(obj);
-                return -EBADMSG;
-        }
-        if (err != json_tokener_success) {
-                *ret_error =
-                        err == json_tokener_error_parse_utf8_string ? "invalid JSON: not valid UTF-8" : "invalid JSON";
-                return -EBADMSG;
-        }
-        if (end != len) {
-                *ret_error = "invalid JSON: more than one value in the body";
-                json_object_put(obj);
-                return -EBADMSG;
-        }
-        *ret = obj;
-        return 0;
 }
 
 h2o_iovec_t http_content_type(h2o_req_t *req) {
@@ -187,46 +144,58 @@ char *http_unescape(h2o_mem_pool_t *pool, h2o_iovec_t v) {
         return out;
 }
 
-int http_query_parse(h2o_req_t *req, struct http_param *params, size_t n, const char **ret_error) {
-        const char *q, *end;
+int http_form_parse(h2o_mem_pool_t *pool, const char *q, size_t len, struct http_param *params, size_t n,
+                    bool ignore_unknown, const char **ret_error) {
+        const char *end = q + len;
 
         for (size_t i = 0; i < n; i++)
                 params[i].value = NULL;
-        if (req->query_at == SIZE_MAX)
-                return 0;
-        q = req->path.base + req->query_at + 1;
-        end = req->path.base + req->path.len;
         while (q < end) {
                 const char *amp = memchr(q, '&', (size_t) (end - q)) ?: end;
                 const char *eq = memchr(q, '=', (size_t) (amp - q)) ?: amp;
-                char *key = h2o_strdup(&req->pool, q, (size_t) (eq - q)).base;
-                char *value =
-                        h2o_strdup(&req->pool, eq < amp ? eq + 1 : eq, (size_t) (amp - (eq < amp ? eq + 1 : eq))).base;
+                const char *v = eq < amp ? eq + 1 : eq;
+                char *key = h2o_strdup(pool, q, (size_t) (eq - q)).base;
+                char *value = h2o_strdup(pool, v, (size_t) (amp - v)).base;
                 size_t i;
 
                 q = amp + 1;
                 if (!*key)
                         continue;
+                for (char *p = key; *p; p++)
+                        if (*p == '+')
+                                *p = ' ';
                 for (char *p = value; *p; p++)
                         if (*p == '+')
                                 *p = ' ';
-                key = http_unescape(&req->pool, h2o_iovec_init(key, strlen(key)));
-                value = http_unescape(&req->pool, h2o_iovec_init(value, strlen(value)));
+                key = http_unescape(pool, h2o_iovec_init(key, strlen(key)));
+                value = http_unescape(pool, h2o_iovec_init(value, strlen(value)));
                 if (!key || !value) {
-                        *ret_error = "malformed %-escape in the query string";
+                        *ret_error = "malformed %-escape";
                         return -EINVAL;
                 }
                 for (i = 0; i < n && !streq(params[i].name, key); i++)
                         ;
                 if (i == n) {
-                        *ret_error = "unknown query parameter";
+                        if (ignore_unknown)
+                                continue;
+                        *ret_error = "unknown parameter";
                         return -EINVAL;
                 }
                 if (params[i].value) {
-                        *ret_error = "repeated query parameter";
+                        *ret_error = "repeated parameter";
                         return -EINVAL;
                 }
                 params[i].value = value;
         }
         return 0;
+}
+
+int http_query_parse(h2o_req_t *req, struct http_param *params, size_t n, const char **ret_error) {
+        if (req->query_at == SIZE_MAX) {
+                for (size_t i = 0; i < n; i++)
+                        params[i].value = NULL;
+                return 0;
+        }
+        return http_form_parse(&req->pool, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
+                               params, n, false, ret_error);
 }

@@ -5,16 +5,13 @@
  * replies and {"error": "..."} out, with exact Content-Length and
  * Content-Type. Each reply function returns 0, the value a handler returns. */
 
-#include <json-c/json.h>
 #include <stdbool.h>
 
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
+#include "json.h"
 #include "macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
-#define _cleanup_json_ _cleanup_(json_object_putp)
 
 const char *http_reason(int status);
 
@@ -29,14 +26,6 @@ int http_reply_error(h2o_req_t *req, int status, const char *format, ...) _print
 
 /* {"error": message} serialised into the request's pool. */
 h2o_iovec_t http_error_body(h2o_mem_pool_t *pool, const char *message, size_t len);
-
-/* Serialises compactly and without "\/" escapes. The string belongs to obj. */
-const char *json_to_string(struct json_object *obj, size_t *ret_len);
-
-/* Parses text that must hold exactly one JSON value (whitespace around it is
- * allowed, as Go's encoder ends with a newline) of valid UTF-8. On failure
- * returns a negative errno and a static reason in ret_error. */
-int json_parse_strict(const char *text, size_t len, struct json_object **ret, const char **ret_error);
 
 /* Reads the request body as strict JSON. Checks Content-Type when one is
  * given (application/json, 415 otherwise). On failure it has already sent the
@@ -56,6 +45,10 @@ struct http_param {
         char *value;
 };
 int http_query_parse(h2o_req_t *req, struct http_param *params, size_t n, const char **ret_error);
+/* The same for any application/x-www-form-urlencoded text, such as a form's
+ * body; unknown names may be ignored. */
+int http_form_parse(h2o_mem_pool_t *pool, const char *text, size_t len, struct http_param *params, size_t n,
+                    bool ignore_unknown, const char **ret_error);
 
 /* The request's Content-Type without parameters, or an empty iovec. */
 h2o_iovec_t http_content_type(h2o_req_t *req);

@@ -3,17 +3,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "macro.h"
 #include "registration.h"
-
-struct json_object *json_get(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (json_object_object_get_ex(o, key, &v))
-                return v;
-        json_object_object_foreach(o, k, val) if (strcasecmp(k, key) == 0) return val;
-        return NULL;
-}
 
 bool service_name_valid(const char *name, size_t len) {
         if (len == 0 || len > SERVICE_NAME_MAX)
@@ -30,8 +22,11 @@ bool service_url_valid(const char *url) {
         CURLU *u;
         char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *fragment = NULL;
         bool ok = false;
+        size_t prefix = strncasecmp(url, "http://", 7) == 0 ? 7 : strncasecmp(url, "https://", 8) == 0 ? 8 : 0;
 
-        if (strlen(url) > SERVICE_URL_MAX || strncasecmp(url, "http", 4) != 0)
+        /* curl tidies "http:/h" and "http:///h" and drops an empty query or
+         * fragment ("http://h/#"): refuse those before it sees them. */
+        if (strlen(url) > SERVICE_URL_MAX || prefix == 0 || url[prefix] == '/' || strpbrk(url, "?#"))
                 return false;
         for (const char *p = url; *p; p++)
                 if ((unsigned char) *p <= 0x20 || *p == 0x7f)
@@ -139,8 +134,12 @@ int registration_from_json(struct json_object *o, struct registration *ret, cons
                 *ret_error = "expected a JSON object";
                 return -EINVAL;
         }
-        if (get_string(o, "ServiceName", &name) < 0 || !name) {
-                *ret_error = name ? "ServiceName must be a string" : "ServiceName is missing";
+        if (get_string(o, "ServiceName", &name) < 0) {
+                *ret_error = "ServiceName must be a string";
+                return -EINVAL;
+        }
+        if (!name) {
+                *ret_error = "ServiceName is missing";
                 return -EINVAL;
         }
         if (!service_name_valid(name, strlen(name))) {

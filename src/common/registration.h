@@ -10,7 +10,7 @@
  * Parsing validates: a caller holding a struct registration knows it is
  * well-formed. Keys match as Go's decoder does: exactly, else ignoring case. */
 
-#include <json-c/json.h>
+#include "json.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +50,3 @@ struct patch {
 
 int patch_from_json(struct json_object *o, struct patch *ret, const char **ret_error);
 void patch_done(struct patch *p);
-
-/* Object member lookup as Go does it: exact key, else case-insensitive. */
-struct json_object *json_get(struct json_object *o, const char *key);

@@ -18,6 +18,15 @@ bool route_match(const char *pattern, const char *path, size_t len, struct route
         struct route_params params = { .n = 0 };
 
         while (*p) {
+                if (*p == '*' && p[1] == '\0') {
+                        /* The rest of the path, possibly empty. */
+                        if (params.n == SERVER_MAX_PARAMS)
+                                return false;
+                        params.v[params.n++] = h2o_iovec_init(path, (size_t) (end - path));
+                        path = end;
+                        p++;
+                        break;
+                }
                 if (*p == '{') {
                         const char *seg = path;
                         while (path < end && *path != '/')
@@ -43,6 +52,15 @@ bool route_match(const char *pattern, const char *path, size_t len, struct route
         return true;
 }
 
+static bool method_matches(const struct route *r, h2o_iovec_t method) {
+        return streq(r->method, "*") || h2o_memis(method.base, method.len, r->method, strlen(r->method)) ||
+               (streq(r->method, "GET") && h2o_memis(method.base, method.len, H2O_STRLIT("HEAD")));
+}
+
+static bool is_wildcard(const struct route *r) {
+        return strchr(r->pattern, '*') != NULL;
+}
+
 static void on_request_done(void *p) {
         struct server *s = *(struct server **) p;
         s->busy--;
@@ -59,30 +77,31 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         s->busy++;
         s->n_requests++;
 
-        for (size_t i = 0; i < s->n_routes; i++) {
-                const struct route *r = &s->routes[i];
-                bool method_ok;
+        /* Exact patterns first: a path they know answers 405 for another
+         * method, whatever a wildcard route would have taken. */
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < s->n_routes; i++) {
+                        const struct route *r = &s->routes[i];
 
-                if (!route_match(r->pattern, req->path.base, len, &params))
-                        continue;
-                method_ok =
-                        h2o_memis(req->method.base, req->method.len, r->method, strlen(r->method)) ||
-                        (streq(r->method, "GET") && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")));
-                if (method_ok) {
-                        if (req->entity.base && req->entity.len > s->max_body)
-                                return http_reply_error(req, 413, "request body exceeds %zu bytes", s->max_body);
-                        return r->handler(r->userdata, req, &params);
+                        if (is_wildcard(r) != (pass == 1) || !route_match(r->pattern, req->path.base, len, &params))
+                                continue;
+                        if (method_matches(r, req->method)) {
+                                if (req->entity.base && req->entity.len > s->max_body)
+                                        return http_reply_error(req, 413, "request body exceeds %zu bytes",
+                                                                s->max_body);
+                                return r->handler(r->userdata, req, &params);
+                        }
+                        if (strstr(allow, r->method) == NULL) {
+                                size_t n = strlen(allow);
+                                snprintf(allow + n, sizeof(allow) - n, "%s%s%s", n ? ", " : "", r->method,
+                                         streq(r->method, "GET") ? ", HEAD" : "");
+                        }
                 }
-                if (strstr(allow, r->method) == NULL) {
-                        size_t n = strlen(allow);
-                        snprintf(allow + n, sizeof(allow) - n, "%s%s%s", n ? ", " : "", r->method,
-                                 streq(r->method, "GET") ? ", HEAD" : "");
+                if (allow[0]) {
+                        http_add_header(req, H2O_TOKEN_ALLOW, allow);
+                        return http_reply_error(req, 405, "method %.*s not allowed on this path (allowed: %s)",
+                                                (int) req->method.len, req->method.base, allow);
                 }
-        }
-        if (allow[0]) {
-                http_add_header(req, H2O_TOKEN_ALLOW, allow);
-                return http_reply_error(req, 405, "method %.*s not allowed on this path (allowed: %s)",
-                                        (int) req->method.len, req->method.base, allow);
         }
         return http_reply_error(req, 404, "no such path: %.*s", (int) len, req->path.base);
 }

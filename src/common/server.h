@@ -29,8 +29,11 @@ struct route_params {
 typedef int (*route_handler_t)(void *userdata, h2o_req_t *req, const struct route_params *params);
 
 struct route {
-        const char *method;  /* "GET" also answers HEAD */
-        const char *pattern; /* "/services/{name}": a {} matches one non-empty segment */
+        const char *method; /* "GET" also answers HEAD; "*" any method */
+        /* "/services/{name}": a {} matches one non-empty segment; a final "*"
+         * matches the rest of the path. Patterns without "*" are tried first,
+         * so a path they know gets 405 for another method. */
+        const char *pattern;
         route_handler_t handler;
         void *userdata;
 };
