@@ -29,6 +29,8 @@ static const struct conf_key common_keys[] = {
         { "log-level", CONF_LOG_LEVEL, COMMON(log_level), "LEVEL", "err, warning, notice, info or debug" },
         { "log-queue", CONF_UINT, COMMON(log_queue), "LINES",
           "lines kept for the central log while it is unreachable (default 10000)", 1, 10000000 },
+        { "static-providers", CONF_STRING, COMMON(static_providers), "NAME=URL...",
+          "where to find required services while the registry knows none (default none)" },
 };
 
 /* The keys of a program: common ones, then its own. */

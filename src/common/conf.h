@@ -37,6 +37,7 @@ struct conf_common {
         char *logs_directory;
         int log_level;
         uint64_t log_queue; /* lines kept while the log service is unreachable */
+        char *static_providers;
 };
 
 struct conf_program {

@@ -99,6 +99,10 @@ int daemon_listen(struct daemon *d) {
                 return log_error_errno(r, "Failed to set up registration: %m");
         d->regclient.on_change = on_providers_changed;
         d->regclient.userdata = d;
+        r = regclient_set_fallbacks(&d->regclient, d->settings->static_providers);
+        if (r < 0)
+                return log_error_errno(r, "Invalid static-providers '%s': expected NAME=URL, separated by spaces.",
+                                       d->settings->static_providers);
 done:
         if (d->info->ship_logs)
                 logship_attach(&d->logship);

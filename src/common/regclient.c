@@ -56,9 +56,35 @@ static void list_clear(struct provider_list *l) {
 const char *regclient_pick(struct regclient *c, const char *name) {
         struct provider_list *l = find_list(c, name);
 
-        if (!l || l->n == 0)
+        if (!l)
                 return NULL;
+        if (l->n == 0)
+                return l->fallback;
         return l->urls[l->next++ % l->n];
+}
+
+int regclient_set_fallbacks(struct regclient *c, const char *spec) {
+        _cleanup_free_ char *copy = strdup(spec ?: "");
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *item = strtok_r(copy, " \t,", &save); item; item = strtok_r(NULL, " \t,", &save)) {
+                char *eq = strchr(item, '=');
+                struct provider_list *l;
+
+                if (!eq || !service_url_valid(eq + 1))
+                        return -EINVAL;
+                *eq = '\0';
+                l = find_list(c, item);
+                if (!l)
+                        continue; /* a service this daemon does not require */
+                free(l->fallback);
+                l->fallback = strdup(eq + 1);
+                if (!l->fallback)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 static void changed(struct regclient *c) {
@@ -340,8 +366,10 @@ int regclient_init(struct regclient *c, struct server *s, struct httpc *h, const
 void regclient_done(struct regclient *c) {
         timer_stop(&c->server->timers, &c->retry);
         timer_stop(&c->server->timers, &c->resync_timer);
-        for (size_t i = 0; i < c->self.n_required; i++)
+        for (size_t i = 0; c->providers && i < c->self.n_required; i++) {
                 list_clear(&c->providers[i]);
+                free(c->providers[i].fallback);
+        }
         free(c->providers);
         registration_done(&c->self);
         free(c->registry_url);

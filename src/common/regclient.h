@@ -23,6 +23,7 @@ struct provider_list {
         char *name;
         char **urls;
         size_t n, next;
+        char *fallback; /* from static-providers: used while discovery has none */
 };
 
 struct regclient {
@@ -55,5 +56,10 @@ void regclient_done(struct regclient *c);
 void regclient_start(struct regclient *c);
 /* Deregisters; the server's shutdown waits for it (bounded by its deadline). */
 void regclient_stop(struct regclient *c);
-/* The next provider of name, round-robin, or NULL when there is none. */
+/* The next provider of name, round-robin; while discovery knows none, the
+ * static fallback for name, if any; else NULL. */
 const char *regclient_pick(struct regclient *c, const char *name);
+/* "Name=URL Name=URL ...": where to find a required service while the
+ * registry has not (yet) told of any, so that a socket-activated provider
+ * is started by the first call to it. */
+int regclient_set_fallbacks(struct regclient *c, const char *spec);
