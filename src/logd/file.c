@@ -55,8 +55,9 @@ int central_file_append(struct central_file *f, const char *data, size_t len) {
                 if (n <= 0) {
                         int r = n < 0 ? -errno : -EIO;
                         /* Nothing half-written stays: cut back to the last whole request. */
-                        if (done > 0)
-                                (void) ftruncate(f->fd, (off_t) f->size);
+                        if (done > 0 && ftruncate(f->fd, (off_t) f->size) < 0) {
+                                /* Cutting back failed too; the error is r either way. */
+                        }
                         return r;
                 }
                 done += (size_t) n;
