@@ -410,7 +410,10 @@ int server_run(struct server *s) {
         run_until(s, is_idle, deadline);
         h2o_context_request_shutdown(&s->ctx);
         run_until(s, is_disconnected, deadline);
-        return s->busy ? -ETIMEDOUT : 0;
+        /* Requests still open keep h2o's timers linked: disposing of the
+         * context would assert. The process exits right after anyway. */
+        s->unfinished = s->busy > 0 || has_connections(s);
+        return s->unfinished ? -ETIMEDOUT : 0;
 }
 
 void server_done(struct server *s) {
@@ -424,6 +427,12 @@ void server_done(struct server *s) {
         timers_done(&s->timers);
         /* h2o frees closed sockets on the next turn of the loop. */
         h2o_evloop_run(s->ctx.loop, 0);
+        if (s->unfinished) {
+                free(s->routes);
+                s->routes = NULL;
+                s->ctx.loop = NULL;
+                return;
+        }
         /* h2o_context_request_shutdown() arms a one-second HTTP/2 timer even
          * without HTTP/2 connections; dispose asserts that none is pending. */
         if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))

@@ -63,6 +63,7 @@ struct server {
 
         size_t busy; /* requests in flight plus server_hold()s */
         bool stop_requested;
+        bool unfinished; /* the shutdown deadline passed with work left */
         uint64_t n_requests;
 };
 

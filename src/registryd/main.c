@@ -32,7 +32,13 @@ static const struct conf_program registry_program = {
 };
 
 static void on_stop(void *userdata) {
-        health_stop(userdata);
+        struct registry *r = userdata;
+
+        health_stop(r);
+        /* Registrations still waiting for their first patch have succeeded:
+         * answer them now rather than hold the shutdown. */
+        for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next)
+                entry_answer_waiter(H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
 }
 
 static int run(int argc, char **argv) {
