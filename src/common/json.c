@@ -52,6 +52,9 @@ static bool scan_string(struct scanner *s) {
                                 if (s->end - s->p < 6 || !is_hex(s->p[2]) || !is_hex(s->p[3]) || !is_hex(s->p[4]) ||
                                     !is_hex(s->p[5]))
                                         return fail(s, "invalid JSON: bad \\u escape");
+                                /* C strings end at a NUL: "a\u0000b" would silently be "a". */
+                                if (memcmp(s->p + 2, "0000", 4) == 0)
+                                        return fail(s, "invalid JSON: NUL character in a string");
                                 s->p += 6;
                         } else if (strchr("\"\\/bfnrt", c) && c) {
                                 s->p += 2;

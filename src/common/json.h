@@ -16,7 +16,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 /* Checks that text is exactly one JSON value as RFC 8259 defines it
  * (whitespace around it allowed, as Go's encoder ends with a newline):
  * no NaN, no single quotes, no raw control characters in strings, valid
- * UTF-8 only. json-c alone accepts all of those. */
+ * UTF-8 only. json-c alone accepts all of those. Beyond the RFC, "\u0000"
+ * is refused: every string ends up as a C string, where it would cut it. */
 bool json_valid(const char *text, size_t len, const char **ret_error);
 
 /* json_valid(), then json-c's parse. On failure returns a negative errno and

@@ -86,15 +86,20 @@ static int on_register(void *userdata, h2o_req_t *req, const struct route_params
         return 0;
 }
 
+/* Not strchr(" \t\r\n", c): that is true for '\0' too. */
+static bool is_space(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static int on_deregister(void *userdata, h2o_req_t *req, const struct route_params *p) {
         struct registry *r = userdata;
         h2o_iovec_t body = req->entity.base ? req->entity : h2o_iovec_init("", 0);
         char *url;
         struct entry *e;
 
-        while (body.len > 0 && strchr(" \t\r\n", body.base[body.len - 1]))
+        while (body.len > 0 && is_space(body.base[body.len - 1]))
                 body.len--;
-        while (body.len > 0 && strchr(" \t\r\n", body.base[0])) {
+        while (body.len > 0 && is_space(body.base[0])) {
                 body.base++;
                 body.len--;
         }
