@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -147,4 +148,22 @@ void daemon_done(struct daemon *d) {
         }
         free(d->url);
         conf_free(d->info->program, d->settings);
+}
+
+int daemon_make_directory(const char *dir) {
+        _cleanup_free_ char *path = strdup(dir);
+
+        if (!path)
+                return -ENOMEM;
+        /* Like mkdir -p: each missing parent, then the directory. */
+        for (char *p = path + 1; *p; p++)
+                if (*p == '/') {
+                        *p = '\0';
+                        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *p = '/';
+                }
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
 }

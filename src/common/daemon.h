@@ -53,6 +53,9 @@ int daemon_init(struct daemon *d, const struct daemon_info *info, void *settings
 int daemon_listen(struct daemon *d);
 void daemon_ready(struct daemon *d, const char *status);
 int daemon_run(struct daemon *d);
+/* Creates dir and its parents unless they exist: outside systemd the state
+ * and logs directories may be new. */
+int daemon_make_directory(const char *dir);
 /* Tells the log shipper that a log service may have appeared. */
 void daemon_providers_changed(struct daemon *d);
 void daemon_done(struct daemon *d);

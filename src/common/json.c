@@ -228,3 +228,12 @@ struct json_object *json_get(struct json_object *o, const char *key) {
         json_object_object_foreach(o, k, val) if (strcasecmp(k, key) == 0) return val;
         return NULL;
 }
+
+const char *json_c_string(struct json_object *v) {
+        const char *s;
+
+        if (!v || !json_object_is_type(v, json_type_string))
+                return NULL;
+        s = json_object_get_string(v);
+        return strlen(s) == (size_t) json_object_get_string_len(v) ? s : NULL;
+}

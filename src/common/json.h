@@ -27,5 +27,9 @@ int json_parse_strict(const char *text, size_t len, struct json_object **ret, co
 /* Serialises compactly and without "\/" escapes. The string belongs to obj. */
 const char *json_to_string(struct json_object *obj, size_t *ret_len);
 
+/* The string of a JSON string value, or NULL when v is not a string or
+ * holds a NUL (which a C string would silently cut at). */
+const char *json_c_string(struct json_object *v);
+
 /* Object member lookup as Go does it: exact key, else case-insensitive. */
 struct json_object *json_get(struct json_object *o, const char *key);

@@ -12,7 +12,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
 static int sqlite_errno(struct db *db, int rc, const char *what) {
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
                 return log_warning_errno(EBUSY, "Database busy while trying to %s.", what);
-        log_error("Database error while trying to %s: %s", what, sqlite3_errmsg(db->handle));
+        log_error("Database %s: error while trying to %s: %s", db->path, what, sqlite3_errmsg(db->handle));
         return -EIO;
 }
 
@@ -35,13 +35,22 @@ int db_open(struct db *db, const char *path, uint64_t busy_timeout_ms) {
         /* Other processes may hold the lock for a moment: wait, don't fail. */
         sqlite3_busy_timeout(db->handle, (int) busy_timeout_ms);
         /* WAL: readers never wait for the writer. synchronous=FULL: a commit
-         * is on disk when it returns, so a 201 survives kill -9 and power loss. */
-        return exec(db,
-                    "PRAGMA journal_mode = WAL;"
-                    "PRAGMA synchronous = FULL;"
-                    "PRAGMA foreign_keys = ON;"
-                    "PRAGMA cache_size = -512;",
-                    "set up the database");
+         * is on disk when it returns, so a 201 survives kill -9 and power loss.
+         * Switching a new file to WAL answers "locked" at once, without the
+         * busy handler, while another process does the same: retry. */
+        for (uint64_t waited = 0;; waited += 10) {
+                rc = sqlite3_exec(db->handle,
+                                  "PRAGMA journal_mode = WAL;"
+                                  "PRAGMA synchronous = FULL;"
+                                  "PRAGMA foreign_keys = ON;"
+                                  "PRAGMA cache_size = -512;",
+                                  NULL, NULL, NULL);
+                if (rc == SQLITE_OK)
+                        return 0;
+                if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= busy_timeout_ms)
+                        return sqlite_errno(db, rc, "set up the database");
+                (void) usleep(10 * 1000);
+        }
 }
 
 static int read_text(const char *path, char **ret) {

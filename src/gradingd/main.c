@@ -50,6 +50,10 @@ static int run(int argc, char **argv) {
                 r = log_oom();
                 goto finish;
         }
+        if ((r = daemon_make_directory(g.settings.common.state_directory)) < 0) {
+                log_error_errno(r, "Cannot create the state directory %s: %m", g.settings.common.state_directory);
+                goto finish;
+        }
         /* The schema is migrated and the data loaded before READY=1. */
         if ((r = db_open(&g.db, path, g.settings.busy_timeout_ms)) < 0 ||
             (r = db_migrate(&g.db, g.settings.data_directory)) < 0 || (r = db_prepare(&g.db)) < 0)

@@ -7,8 +7,8 @@
 #include "utf8.h"
 
 static bool text_ok(struct json_object *v) {
-        return v && json_object_is_type(v, json_type_string) &&
-               utf8_is_text(json_object_get_string(v), (size_t) json_object_get_string_len(v), 1, TEXT_MAX_CHARS);
+        const char *s = json_c_string(v);
+        return s && utf8_is_text(s, strlen(s), 1, TEXT_MAX_CHARS);
 }
 
 int student_from_json(struct json_object *o, struct student_input *ret, const char **ret_error) {
@@ -51,7 +51,7 @@ int grade_from_json(struct json_object *o, struct grade_input *ret, const char *
                 *ret_error = "Title must be 1-100 characters without control characters";
                 return -EINVAL;
         }
-        if (!type || !json_object_is_type(type, json_type_string) || !type_ok(json_object_get_string(type))) {
+        if (!json_c_string(type) || !type_ok(json_c_string(type))) {
                 *ret_error = "Type must be " GRADE_TYPES;
                 return -EINVAL;
         }
@@ -83,12 +83,17 @@ bool parse_id(h2o_iovec_t v, int64_t *ret) {
 }
 
 struct json_object *json_score(double score) {
-        char s[32];
+        char s[64];
 
-        for (int precision = 1; precision <= 17; precision++) {
-                snprintf(s, sizeof(s), "%.*g", precision, score);
+        if (score == 0)
+                score = 0; /* never "-0" */
+        /* Fixed notation, as Go prints these numbers ("100", not "1e+02"),
+         * with the fewest decimals that read back as the same double. */
+        for (int decimals = 0; decimals <= 20; decimals++) {
+                snprintf(s, sizeof(s), "%.*f", decimals, score);
                 if (strtod(s, NULL) == score)
-                        break;
+                        return json_object_new_double_s(score, s);
         }
+        snprintf(s, sizeof(s), "%.17g", score);
         return json_object_new_double_s(score, s);
 }

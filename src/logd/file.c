@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "daemon.h"
 #include "logd.h"
 
 #define CENTRAL_LOG "central.log"
@@ -23,11 +24,13 @@ static int open_fd(struct central_file *f) {
 }
 
 int central_file_open(struct central_file *f, const char *dir) {
+        int r;
+
         *f = (struct central_file){ .fd = -1 };
         if (asprintf(&f->path, "%s/" CENTRAL_LOG, dir) < 0)
                 return -ENOMEM;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        if ((r = daemon_make_directory(dir)) < 0)
+                return r;
         f->fd = open_fd(f);
         return f->fd < 0 ? f->fd : 0;
 }

@@ -150,6 +150,7 @@ int store_open(struct registry *r) {
         struct store *st = &r->store;
         const char *dir = r->settings.common.state_directory;
         int e;
+        int ret;
 
         st->registry = r;
         st->done_fd = -1;
@@ -159,8 +160,8 @@ int store_open(struct registry *r) {
         if (asprintf(&st->path, "%s/" STATE_FILE, dir) < 0 ||
             asprintf(&st->tmp_path, "%s/." STATE_FILE ".tmp", dir) < 0)
                 return -ENOMEM;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        if ((ret = daemon_make_directory(dir)) < 0)
+                return ret;
         st->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (st->done_fd < 0)
                 return -errno;
