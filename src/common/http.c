@@ -15,18 +15,33 @@ const char *http_reason(int status) {
         case 303: return "See Other";
         case 304: return "Not Modified";
         case 400: return "Bad Request";
+        case 401: return "Unauthorized";
         case 403: return "Forbidden";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
+        case 406: return "Not Acceptable";
+        case 408: return "Request Timeout";
         case 409: return "Conflict";
+        case 410: return "Gone";
+        case 411: return "Length Required";
+        case 412: return "Precondition Failed";
         case 413: return "Payload Too Large";
         case 415: return "Unsupported Media Type";
+        case 416: return "Range Not Satisfiable";
+        case 418: return "I'm a teapot";
         case 422: return "Unprocessable Entity";
+        case 429: return "Too Many Requests";
         case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
         case 502: return "Bad Gateway";
         case 503: return "Service Unavailable";
         case 504: return "Gateway Timeout";
-        default: return "Unknown";
+        default:
+                return status < 200   ? "Informational"
+                       : status < 300 ? "Success"
+                       : status < 400 ? "Redirection"
+                       : status < 500 ? "Client Error"
+                                      : "Server Error";
         }
 }
 

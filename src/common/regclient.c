@@ -134,6 +134,33 @@ static void on_resync_timer(struct timer *t) {
         resync(c);
 }
 
+/* GET /services/{name}: the providers of one required name. */
+static int start_resync_call(struct regclient *c, const char *name) {
+        _cleanup_free_ char *url = NULL;
+        struct resync_call *call;
+        char *escaped = curl_easy_escape(NULL, name, 0);
+        int r;
+
+        if (!escaped)
+                return -ENOMEM;
+        r = asprintf(&url, "%s/services/%s", c->registry_url, escaped);
+        curl_free(escaped);
+        if (r < 0)
+                return -ENOMEM;
+        call = calloc(1, sizeof(*call));
+        if (!call)
+                return -ENOMEM;
+        *call = (struct resync_call){ .client = c, .name = strdup(name) };
+        r = call->name ? httpc_start(c->httpc, &(struct httpc_request){ .url = url, .timeout_ms = 2000 },
+                                     on_resync_done, call, NULL)
+                       : -ENOMEM;
+        if (r < 0) {
+                free(call->name);
+                free(call);
+        }
+        return r;
+}
+
 static void resync(struct regclient *c) {
         if (c->resyncs_running > 0) {
                 /* A patch arrived during a resync: its answer may be older. */
@@ -142,22 +169,10 @@ static void resync(struct regclient *c) {
         }
         c->n_resyncs++;
         for (size_t i = 0; i < c->self.n_required; i++) {
-                struct resync_call *call = calloc(1, sizeof(*call));
-                char *escaped = curl_easy_escape(NULL, c->self.required[i], 0);
-                _cleanup_free_ char *url = NULL;
-
-                if (!call || !escaped || asprintf(&url, "%s/services/%s", c->registry_url, escaped) < 0 ||
-                    !(call->name = strdup(c->self.required[i])) ||
-                    httpc_start(c->httpc, &(struct httpc_request){ .url = url, .timeout_ms = 2000 }, on_resync_done,
-                                call, NULL) < 0) {
-                        if (call)
-                                free(call->name);
-                        free(call);
-                        curl_free(escaped);
+                if (start_resync_call(c, c->self.required[i]) < 0) {
                         c->resync_again = true;
                         continue;
                 }
-                curl_free(escaped);
                 c->resyncs_running++;
         }
 }

@@ -107,8 +107,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
 }
 
 /* h2o answers some bad requests itself (413 over the hard limit, broken
- * chunked encoding) in text/plain; rewrite those into the JSON error shape
- * every client of ours expects. */
+ * chunked encoding) in text/plain, before any handler and bound to the
+ * host's fallback path; rewrite those into the JSON error shape every client
+ * of ours expects. The filter sits on the fallback path only: what a
+ * handler sends (a proxied text/plain 404, say) is left alone. */
 struct json_error_ostream {
         h2o_ostream_t super;
         h2o_iovec_t body;
@@ -215,7 +217,6 @@ int server_init(struct server *s, size_t max_body) {
         h2o_handler_t *h = h2o_create_handler(pc, sizeof(h2o_handler_t) + sizeof(struct server *));
         h->on_req = on_req;
         *(struct server **) (h + 1) = s;
-        register_json_errors(pc);
         register_json_errors(&host->fallback_path);
 
         h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
@@ -408,6 +409,10 @@ int server_run(struct server *s) {
                 s->hooks.on_stop(s->hooks.userdata);
         deadline = now_ms() + SERVER_SHUTDOWN_TIMEOUT_MS;
         run_until(s, is_idle, deadline);
+        /* HTTP/1 in h2o 2.2 has no graceful shutdown: idle keep-alive
+         * connections (a peer's heartbeats, say) wait on req_timeout. With
+         * nothing in flight, let that expire them at once. */
+        s->ctx.http1.req_timeout.timeout = 0;
         h2o_context_request_shutdown(&s->ctx);
         run_until(s, is_disconnected, deadline);
         /* Requests still open keep h2o's timers linked: disposing of the

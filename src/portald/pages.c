@@ -50,8 +50,10 @@ static struct json_object *parse_json(const struct httpc_response *res) {
 /* ---- / and /students ---- */
 
 static int on_root(void *userdata, h2o_req_t *req, const struct route_params *params) {
+        static const char body[] = "<a href=\"/students\">Students</a>\n";
+
         http_add_header(req, H2O_TOKEN_LOCATION, "/students");
-        return http_reply(req, 302, "text/html; charset=utf-8", "<a href=\"/students\">Students</a>\n", 34);
+        return http_reply(req, 302, "text/html; charset=utf-8", body, sizeof(body) - 1);
 }
 
 static void on_students_answer(struct portal *p, h2o_req_t *req, const struct httpc_response *res, void *data) {
@@ -110,8 +112,8 @@ static struct json_object *form_json(const struct form *f) {
 static void on_student_answer(struct portal *p, h2o_req_t *req, const struct httpc_response *res, void *data) {
         const struct form *f = data;
         struct json_object *student, *page;
-        const char *csrf;
-        char title[160];
+        const char *csrf, *first, *last;
+        char *title;
 
         if (res && res->status == 404) {
                 render_error(p, req, 404, "Student not found", "There is no student with ID %" PRId64 ".", f->id);
@@ -130,8 +132,10 @@ static void on_student_answer(struct portal *p, h2o_req_t *req, const struct htt
         }
         add_average_text(student);
         csrf = csrf_token(req);
-        snprintf(title, sizeof(title), "%s %s", json_object_get_string(json_get(student, "FirstName")),
-                 json_object_get_string(json_get(student, "LastName")));
+        first = json_object_get_string(json_get(student, "FirstName")) ?: "";
+        last = json_object_get_string(json_get(student, "LastName")) ?: "";
+        title = h2o_mem_alloc_pool(&req->pool, strlen(first) + strlen(last) + 2);
+        sprintf(title, "%s %s", first, last);
         page = json_object_new_object();
         json_object_object_add(page, "student", student);
         json_object_object_add(page, "csrf", json_object_new_string(csrf ?: ""));

@@ -27,7 +27,7 @@ static const char *pick(struct upstream_call *c) {
         return regclient_pick(&c->portal->daemon.regclient, c->service);
 }
 
-static int send_call(struct upstream_call *c);
+static int send_call(struct upstream_call *c, const char *base);
 
 static void on_response(const struct httpc_response *res, void *userdata) {
         struct upstream_call *c = userdata;
@@ -35,7 +35,7 @@ static void on_response(const struct httpc_response *res, void *userdata) {
         /* Refused: that provider is gone. Once more, on another one. */
         if (res->error == -ECONNREFUSED && c->attempts < 2 && c->req) {
                 const char *next = pick(c);
-                if (next && !streq(next, c->url) && send_call(c) == 0)
+                if (next && !streq(next, c->url) && send_call(c, next) == 0)
                         return;
         }
         if (c->req) {
@@ -45,8 +45,7 @@ static void on_response(const struct httpc_response *res, void *userdata) {
         call_free(c);
 }
 
-static int send_call(struct upstream_call *c) {
-        const char *base = pick(c);
+static int send_call(struct upstream_call *c, const char *base) {
         _cleanup_free_ char *url = NULL;
 
         if (!base)
@@ -87,7 +86,7 @@ int upstream_start(struct portal *p, h2o_req_t *req, const char *service, const 
                 call_free(c);
                 return -ENOMEM;
         }
-        r = send_call(c);
+        r = send_call(c, pick(c));
         if (r == -ENOENT) {
                 call_free(c);
                 done(p, req, NULL, data);
