@@ -72,6 +72,10 @@ int daemon_init(struct daemon *d, const struct daemon_info *info, void *settings
                          pick_log_service, d);
         if (r < 0)
                 return log_oom();
+        /* From here on, so that lines logged while loading state are shipped
+         * too, once a log service is known. */
+        if (info->ship_logs)
+                logship_attach(&d->logship);
         return 1;
 }
 
@@ -105,8 +109,6 @@ int daemon_listen(struct daemon *d) {
                 return log_error_errno(r, "Invalid static-providers '%s': expected NAME=URL, separated by spaces.",
                                        d->settings->static_providers);
 done:
-        if (d->info->ship_logs)
-                logship_attach(&d->logship);
         return 0;
 }
 

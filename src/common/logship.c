@@ -29,11 +29,13 @@ void logship_push(struct logship *ls, int priority, const char *message) {
         if (!copy)
                 return;
         if (ls->n == ls->capacity) {
-                if (ls->dropped_unreported == 0)
+                /* The count, at once, at 1, 2, 4, 8... drops: never silent, never a flood. */
+                uint64_t dropped = ls->dropped_unreported + ls->in_flight_evicted + 1;
+                if ((dropped & (dropped - 1)) == 0)
                         fprintf(stderr,
-                                "<4>%s: Log queue full (%zu lines), dropping the oldest until the log service "
-                                "is reachable.\n",
-                                ls->service, ls->capacity);
+                                "<4>%s: Log queue full (%zu lines): %" PRIu64 " of the oldest lines dropped so far "
+                                "while the log service is unreachable.\n",
+                                ls->service, ls->capacity, dropped);
                 if (ls->in_flight > 0) {
                         /* Already on its way; lost only if that batch fails. */
                         ls->in_flight--;
@@ -60,12 +62,12 @@ static void add_line(struct json_object *a, const char *service, int priority, c
         json_object_array_add(a, o);
 }
 
-char *logship_batch(struct logship *ls, size_t *ret_len, size_t *ret_lines, bool *ret_notice) {
+char *logship_batch(struct logship *ls, size_t *ret_len, size_t *ret_lines, uint64_t *ret_notice) {
         _cleanup_json_ struct json_object *a = json_object_new_array();
         size_t n = ls->n < LOGSHIP_BATCH_MAX ? ls->n : LOGSHIP_BATCH_MAX;
         const char *s;
 
-        *ret_notice = ls->dropped_unreported > 0;
+        *ret_notice = ls->dropped_unreported;
         if (*ret_notice) {
                 char message[128], now[32];
                 snprintf(message, sizeof(message),
@@ -94,10 +96,11 @@ static void on_sent(const struct httpc_response *res, void *userdata) {
                         pop(ls);
                 ls->n_shipped += ls->in_flight + ls->in_flight_evicted;
                 if (ls->in_flight_notice) {
-                        /* Said on stderr too, which the journal keeps. */
+                        /* Said on stderr too, which the journal keeps. Drops
+                         * since the batch was built go in the next notice. */
                         fprintf(stderr, "<4>%s: Dropped %" PRIu64 " log lines while the log service was unreachable.\n",
-                                ls->service, ls->dropped_unreported);
-                        ls->dropped_unreported = 0;
+                                ls->service, ls->in_flight_notice);
+                        ls->dropped_unreported -= ls->in_flight_notice;
                 }
                 ls->backoff_ms = 0;
         } else {
@@ -108,7 +111,7 @@ static void on_sent(const struct httpc_response *res, void *userdata) {
                         ls->backoff_ms = BACKOFF_MAX_MS;
         }
         ls->in_flight = ls->in_flight_evicted = 0;
-        ls->in_flight_notice = false;
+        ls->in_flight_notice = 0;
         if (res->error == -ECANCELED)
                 return;
         if (ls->draining && (res->status != 200 || ls->n == 0)) {
@@ -146,7 +149,7 @@ static void send_next(struct logship *ls) {
                                                  .timeout_ms = 5000 },
                         on_sent, ls, &ls->call) < 0) {
                 ls->in_flight = 0;
-                ls->in_flight_notice = false;
+                ls->in_flight_notice = 0;
                 (void) timer_start(&ls->server->timers, &ls->kick, BACKOFF_MAX_MS);
         }
 }

@@ -36,9 +36,9 @@ struct logship {
 
         struct logship_line *ring;
         size_t capacity, head, n;
-        size_t in_flight;         /* lines at the head being sent */
-        size_t in_flight_evicted; /* of those, evicted by overflow meanwhile */
-        bool in_flight_notice;    /* the batch carries the drop notice */
+        size_t in_flight;          /* lines at the head being sent */
+        size_t in_flight_evicted;  /* of those, evicted by overflow meanwhile */
+        uint64_t in_flight_notice; /* drops told of in the batch's notice, or 0 */
         struct httpc_transfer *call;
         struct timer kick;
         uint64_t backoff_ms;
@@ -62,4 +62,4 @@ void logship_drain(struct logship *ls);
 /* Exposed for unit tests: queue a line as the sink does, and build the JSON
  * body of the next batch. */
 void logship_push(struct logship *ls, int priority, const char *message);
-char *logship_batch(struct logship *ls, size_t *ret_len, size_t *ret_lines, bool *ret_notice);
+char *logship_batch(struct logship *ls, size_t *ret_len, size_t *ret_lines, uint64_t *ret_notice);

@@ -38,6 +38,9 @@ void log_escape(struct buf *out, const char *s, size_t len, const char *extra) {
                         continue;
                 }
                 n = c >= 0x80 ? utf8_sequence(s + i, len - i) : 0;
+                /* C1 controls (U+0080-U+009F) too: U+009B is a terminal's CSI. */
+                if (n == 2 && c == 0xc2 && p[i + 1] < 0xa0)
+                        n = 0;
                 if (n > 0) {
                         buf_append(out, p + i, n);
                         i += n;
@@ -72,7 +75,8 @@ static bool seed_prefix(const char *body, size_t len, size_t *ret_name_len) {
         if (!close)
                 return false;
         name_len = (size_t) (close - body - 1);
-        if (len - name_len - 2 < 3 || memcmp(close + 1, " - ", 3) != 0 || !service_name_valid(body + 1, name_len))
+        if (len - name_len - 2 < 3 || memcmp(close + 1, " - ", 3) != 0 ||
+            !utf8_is_text(body + 1, name_len, 1, SERVICE_NAME_MAX))
                 return false;
         *ret_name_len = name_len;
         return true;

@@ -22,16 +22,19 @@ static void clear(struct recent_entry *e) {
 }
 
 void recent_add(struct recent *r, int64_t time_ms, const struct log_entry *entry) {
-        struct buf message = { 0 };
+        struct buf message = { 0 }, service = { 0 };
         size_t len = entry->message_len > LOG_RECENT_MESSAGE_MAX ? LOG_RECENT_MESSAGE_MAX : entry->message_len;
-        char *service = strdup(entry->service);
+
+        /* Escaped as in the file: GET /log must be valid UTF-8 JSON. */
+        log_escape(&service, entry->service, strlen(entry->service), NULL);
+        buf_append(&service, "", 0);
 
         log_escape(&message, entry->message, len, NULL);
         if (len < entry->message_len)
                 buf_appendf(&message, " [truncated %zu bytes]", entry->message_len - len);
         buf_append(&message, "", 0); /* an empty message is "" too */
-        if (!service || message.failed) {
-                free(service);
+        if (service.failed || message.failed) {
+                buf_done(&service);
                 buf_done(&message);
                 return;
         }
@@ -41,7 +44,7 @@ void recent_add(struct recent *r, int64_t time_ms, const struct log_entry *entry
                 r->n--;
         }
         *at(r, r->n++) = (struct recent_entry){
-                .time_ms = time_ms, .priority = entry->priority, .service = service, .message = message.data
+                .time_ms = time_ms, .priority = entry->priority, .service = service.data, .message = message.data
         };
 }
 

@@ -18,6 +18,8 @@ static void on_waiting_req_disposed(void *p) {
 void registry_remove_entry(struct registry *r, struct entry *e, bool notify) {
         bool was_visible = entry_discoverable(e);
 
+        if (e == r->self)
+                r->self = NULL;
         patches_cancel(r, e);
         health_forget(r, e);
         table_remove(&r->table, e);
@@ -141,10 +143,48 @@ static int on_providers(void *userdata, h2o_req_t *req, const struct route_param
         return http_reply_json(req, 200, a);
 }
 
+static int on_heartbeat(void *userdata, h2o_req_t *req, const struct route_params *p) {
+        return http_reply(req, 200, "application/json", "{\"Status\":\"passing\"}", 20);
+}
+
+/* The registry is listed (and probed) like every other service, in-process:
+ * it needs no patches, finding the log service in its own table. */
+int registry_add_self(struct registry *r) {
+        struct registration reg = { 0 };
+        struct entry *e, *old;
+        int ret;
+
+        if (!(reg.name = strdup(r->daemon.info->service_name)) || !(reg.url = strdup(r->daemon.url)) ||
+            asprintf(&reg.heartbeat_url, "%s/heartbeat", r->daemon.url) < 0 ||
+            !(reg.required = calloc(1, sizeof(char *)))) {
+                reg.heartbeat_url = NULL;
+                registration_done(&reg);
+                return -ENOMEM;
+        }
+        old = table_find(&r->table, reg.url);
+        if (old)
+                registry_remove_entry(r, old, false);
+        ret = table_add(&r->table, r, &reg, &e);
+        if (ret < 0) {
+                registration_done(&reg);
+                return ret;
+        }
+        health_init_entry(e);
+        patches_init_entry(e);
+        r->self = e;
+        store_changed(r);
+        return 0;
+}
+
+void registry_remove_self(struct registry *r) {
+        if (r->self)
+                registry_remove_entry(r, r->self, true);
+        r->self = NULL;
+}
+
 static const struct route routes[] = {
-        { "POST", "/services", on_register },
-        { "DELETE", "/services", on_deregister },
-        { "GET", "/services", on_list },
+        { "GET", "/heartbeat", on_heartbeat },       { "POST", "/services", on_register },
+        { "DELETE", "/services", on_deregister },    { "GET", "/services", on_list },
         { "GET", "/services/{name}", on_providers },
 };
 

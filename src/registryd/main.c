@@ -35,6 +35,7 @@ static void on_stop(void *userdata) {
         struct registry *r = userdata;
 
         health_stop(r);
+        registry_remove_self(r);
         /* Registrations still waiting for their first patch have succeeded:
          * answer them now rather than hold the shutdown. */
         for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next)
@@ -88,9 +89,14 @@ static int run(int argc, char **argv) {
         ret = daemon_listen(&r.daemon);
         if (ret < 0)
                 goto finish;
+        ret = registry_add_self(&r);
+        if (ret < 0) {
+                log_oom();
+                goto finish;
+        }
 
         health_start(&r);
-        log_info("%zu services registered, state in %s.", r.table.n, r.store.path);
+        log_info("%zu services registered (itself included), state in %s.", r.table.n, r.store.path);
         daemon_ready(&r.daemon, "Serving.");
         registry_update_status(&r);
         ret = daemon_run(&r.daemon);

@@ -113,6 +113,7 @@ struct registry {
         struct timers *timers; /* the daemon's */
         struct httpc *httpc;   /* the daemon's */
         size_t next_log_service;
+        struct entry *self; /* its own entry, while serving */
         struct table table;
         struct store store;
         struct heartbeats health;
@@ -165,5 +166,8 @@ const char *registry_pick_log_service(void *userdata);
 
 /* api.c */
 int api_add_routes(struct registry *r);
+/* Its own entry, listed and probed like the others; removed at shutdown. */
+int registry_add_self(struct registry *r);
+void registry_remove_self(struct registry *r);
 /* Removes an entry and tells its dependents; shared by DELETE and replace. */
 void registry_remove_entry(struct registry *r, struct entry *e, bool notify);

@@ -83,8 +83,12 @@ static char *serialise(struct registry *r, size_t *ret_len) {
         struct json_object *a = json_object_new_array_ext((int) r->table.n);
         const char *s;
 
-        for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next)
-                json_object_array_add(a, registration_to_json(&H2O_STRUCT_FROM_MEMBER(struct entry, link, l)->reg));
+        for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next) {
+                struct entry *e = H2O_STRUCT_FROM_MEMBER(struct entry, link, l);
+                /* Its own entry is made anew at each start, with its URL then. */
+                if (e != r->self)
+                        json_object_array_add(a, registration_to_json(&e->reg));
+        }
         json_object_object_add(o, "Format", json_object_new_int(STATE_FORMAT));
         json_object_object_add(o, "Services", a);
         s = json_to_string(o, ret_len);

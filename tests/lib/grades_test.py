@@ -82,6 +82,16 @@ def registration(name, url, required=(), update_url=None, heartbeat_url=None):
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error", "ThreadSanitizer")
 
 
+# grades-registryd lists itself, in-process, under this name.
+REGISTRY_SELF = "RegistryService"
+
+
+def registrations(listing):
+    """A GET /services listing without the registry's own entry (whose
+    LastCheck moves on its own)."""
+    return [s for s in listing if s.get("ServiceName") != REGISTRY_SELF]
+
+
 def builddir():
     return os.environ.get("GRADES_BUILDDIR") or os.path.abspath(
         os.path.join(os.path.dirname(__file__), "..", ".."))

@@ -5,7 +5,7 @@ import json
 import signal
 import urllib.parse
 
-from grades_test import Suite, free_port, registration
+from grades_test import REGISTRY_SELF, Suite, free_port, registration, registrations, wait_until
 
 suite = Suite("registryd: api")
 reg = None  # the registry under test, started by the first case
@@ -16,7 +16,8 @@ LISTING_KEYS = {"ServiceName", "ServiceURL", "RequiredServices", "ServiceUpdateU
 
 
 def services():
-    return reg.get_json("/services")
+    """The registrations, less the registry's own entry."""
+    return registrations(reg.get_json("/services"))
 
 
 def urls():
@@ -33,14 +34,18 @@ def deregister(url, **kw):
     return reg.request("DELETE", "/services", body=url, headers={"Content-Type": "text/plain"}, **kw)
 
 
-@suite.test("the registry starts and lists no services")
+@suite.test("the registry starts and lists only itself, which becomes passing")
 def _(t):
     global reg
     reg = suite.daemon("registryd")
     r = reg.get("/services")
     t.status(r, 200, "GET /services")
     t.eq((r.header("Content-Type") or "").split(";")[0], "application/json", "Content-Type")
-    t.eq(r.json(), [], "listing")
+    t.eq([(s["ServiceName"], s["ServiceURL"], s["HeartbeatURL"]) for s in r.json()],
+         [(REGISTRY_SELF, reg.url, reg.url + "/heartbeat")], "listing")
+    t.true(wait_until(lambda: reg.get_json("/services")[0]["Status"] == "passing", 5),
+           "its own heartbeat passes: %r" % reg.get_json("/services"))
+    t.status(reg.get("/heartbeat"), 200, "GET /heartbeat")
 
 
 @suite.test("POST /services registers a service; GET /services lists it with its status")

@@ -4,7 +4,7 @@
 # {"error": ...} body, changes nothing, and never brings the daemon down.
 import json
 
-from grades_test import Suite, raw_http, registration
+from grades_test import Suite, raw_http, registration, registrations
 
 suite = Suite("registryd: bad input")
 state = {}
@@ -46,7 +46,7 @@ def check_unchanged(t):
         text = r.body.decode("utf-8")
     except UnicodeDecodeError as e:
         t.fail("GET /services is not valid UTF-8 (%s): %r" % (e, r.body[:400]))
-    t.eq(json.loads(text), state["baseline"], "GET /services after the bad request")
+    t.eq(registrations(json.loads(text)), state["baseline"], "GET /services after the bad request")
 
 
 def bad(description, method, path, body, status, headers=None, allow=None):
@@ -92,7 +92,7 @@ def _(t):
     reg = suite.daemon("registryd")
     state["reg"] = reg
     t.status(reg.post_json("/services", registration("Good", GOOD_URL)), 200, "baseline registration")
-    state["baseline"] = reg.get_json("/services")
+    state["baseline"] = registrations(reg.get_json("/services"))
     t.eq(len(state["baseline"]), 1, "baseline size")
 
 
@@ -245,7 +245,7 @@ bad("POST /services/Good: 405 with Allow", "POST", "/services/Good", json.dumps(
     headers={"Content-Type": "application/json"}, allow=["GET", "HEAD"])
 bad("DELETE /services/Good: 405 with Allow", "DELETE", "/services/Good", GOOD_URL, 405,
     headers={"Content-Type": "text/plain"}, allow=["GET", "HEAD"])
-for path in ("/", "/service", "/servicesx", "/services/", "/services/Good/extra", "/heartbeat", "/SERVICES",
+for path in ("/", "/service", "/servicesx", "/services/", "/services/Good/extra", "/heartbeats", "/SERVICES",
              "/services%2FGood"):
     bad("GET %s: 404" % path, "GET", path, None, 404)
 bad("POST to an unknown path: 404", "POST", "/register", json.dumps(reg_with()), 404)
@@ -270,7 +270,7 @@ def _(t):
     t.status(reg.post_json("/services", registration("N" * 64, "http://127.0.0.1:7802")), 200, "64-byte name")
     t.status(reg.post_json("/services", registration("\u00e4" * 32, "http://127.0.0.1:7803")), 200,
              "32 two-byte characters (64 bytes)")
-    names = [s["ServiceName"] for s in reg.get_json("/services")]
+    names = [s["ServiceName"] for s in registrations(reg.get_json("/services"))]
     t.eq(names, ["Good", "N" * 64, "\u00e4" * 32], "names")
     t.clean_exit(reg)
 

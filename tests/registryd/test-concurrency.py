@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from grades_test import Suite, registration, sanitizer_slowdown
+from grades_test import Suite, registration, registrations, sanitizer_slowdown
 
 suite = Suite("registryd: concurrency")
 S = sanitizer_slowdown()
@@ -81,7 +81,7 @@ def _(t):
 @suite.test("the registry still answers, and ends with exactly the expected set")
 def _(t):
     reg = st["reg"]
-    listing = reg.get_json("/services", timeout=5)
+    listing = registrations(reg.get_json("/services", timeout=5))
     got = sorted(s["ServiceURL"] for s in listing)
     want = sorted(svc(tid, i)[1] for tid in range(THREADS) for i in range(0, PER_THREAD, 2))
     t.eq(len(got), len(want), "number of services")
@@ -153,7 +153,7 @@ def _(t):
     t.diag("slowest GET /services: %.3f s" % worst)
     t.eq(errors, [], "errors")
     t.le(worst, 1.0 * S, "slowest GET /services (s)")
-    listing = reg.get_json("/services")
+    listing = registrations(reg.get_json("/services"))
     t.eq(len(listing), THREADS * PER_THREAD // 2 + 8 * 25, "services (replacements made no duplicates)")
 
 

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from grades_test import REGISTRY_FAST, Daemon, Suite, registration, sanitizer_slowdown
+from grades_test import REGISTRY_FAST, Daemon, Suite, registration, registrations, sanitizer_slowdown
 
 suite = Suite("registryd: persistence")
 S = sanitizer_slowdown()
@@ -15,7 +15,7 @@ st = {}
 
 
 def urls(reg):
-    return [s["ServiceURL"] for s in reg.get_json("/services")]
+    return [s["ServiceURL"] for s in registrations(reg.get_json("/services"))]
 
 
 def state_file():
@@ -82,7 +82,7 @@ def _(t):
     reg = suite.daemon("registryd", ["--heartbeat-interval=300ms", "--heartbeat-timeout=2s",
                                      "--heartbeat-retry=100ms"], state_dir=st["dir"])
     st["reg"] = reg
-    listing = reg.get_json("/services")
+    listing = registrations(reg.get_json("/services"))
     t.eq([s["ServiceURL"] for s in listing], [r["ServiceURL"] for r in st["regs"][:3]], "URLs")
     for s, r in zip(listing, st["regs"]):
         for k in r:

@@ -8,7 +8,7 @@ import os
 import socket
 import time
 
-from grades_test import Daemon, Suite, free_port, registration, sanitizer_slowdown
+from grades_test import Daemon, Suite, free_port, registration, registrations, sanitizer_slowdown
 
 suite = Suite("registryd: systemd")
 S = sanitizer_slowdown()
@@ -47,7 +47,7 @@ def _(t):
     reg, (when, fields) = start_notified(t, notify, state_dir=d, watchdog_usec=WATCHDOG_USEC)
     st["reg"] = reg
     # Right after READY=1 the API must answer, with the saved state.
-    listing = reg.get_json("/services")
+    listing = registrations(reg.get_json("/services"))
     t.eq([s["ServiceURL"] for s in listing], ["http://127.0.0.1:6301", "http://127.0.0.1:6302"], "listing")
     t.true(fields.get("STATUS"), "READY=1 comes with a STATUS=: %r" % fields)
     t.eq(len(notify.find("READY", "1")), 1, "READY=1 sent once")
@@ -130,7 +130,7 @@ def _(t):
     t.diag("activation socket %d, --listen port %d" % (reg.port, other))
     t.true(notify.wait_for("READY", "1", timeout=5 * S), "READY=1 through the passed NOTIFY_SOCKET")
     t.status(reg.post_json("/services", registration("Activated", "http://127.0.0.1:6305")), 200)
-    t.eq([s["ServiceName"] for s in reg.get_json("/services")], ["Activated"], "listing")
+    t.eq([s["ServiceName"] for s in registrations(reg.get_json("/services"))], ["Activated"], "listing")
     t.true(refused(other), "nothing listens on the --listen port %d" % other)
     start = time.monotonic()
     time.sleep(0.6)
@@ -144,7 +144,8 @@ def _(t):
 def _(t):
     reg = st["sa"]
     reg.start()  # same port and state directory
-    t.eq([s["ServiceName"] for s in reg.get_json("/services")], ["Activated"], "listing after re-activation")
+    t.eq([s["ServiceName"] for s in registrations(reg.get_json("/services"))], ["Activated"],
+         "listing after re-activation")
     t.clean_exit(reg)
 
 
