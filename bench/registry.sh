@@ -1,0 +1,580 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Benchmarks grades-registryd against the targets of its issue; see
+# bench/README. Usage:
+#
+#   bench/registry.sh [PATH/TO/grades-registryd]
+#
+# (default: $REGISTRYD, else src/registryd/grades-registryd under the current
+# directory or the source tree). Needs wrk, h2o (Debian's, with mruby), jq
+# and curl. Everything runs on 127.0.0.1, on free ports, in a temporary
+# directory that is removed at the end (KEEP=1 keeps it, with the logs).
+
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LUA=$HERE/register.lua
+CLK_TCK=$(getconf CLK_TCK)
+
+die() {
+        echo "registry.sh: $*" >&2
+        exit 1
+}
+
+REGISTRYD=${1:-${REGISTRYD:-}}
+if [ -z "$REGISTRYD" ]; then
+        for c in ./src/registryd/grades-registryd "$HERE/../src/registryd/grades-registryd"; do
+                if [ -x "$c" ]; then
+                        REGISTRYD=$c
+                        break
+                fi
+        done
+fi
+[ -n "$REGISTRYD" ] && [ -x "$REGISTRYD" ] || die "grades-registryd not found; build it, then pass its path"
+REGISTRYD=$(cd "$(dirname "$REGISTRYD")" && pwd)/$(basename "$REGISTRYD")
+for tool in wrk h2o jq curl awk; do
+        command -v "$tool" >/dev/null || die "needs $tool: apt-get install wrk h2o jq curl"
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/grades-bench.XXXXXX")
+# h2o started as root serves files as nobody: let it read its docroot.
+chmod 755 "$TMP"
+PIDS=" " # every process started here, so the trap can end them
+PROBLEMS=()
+SUMMARY=()
+
+cleanup() {
+        local p
+        for p in $PIDS; do
+                kill "$p" 2>/dev/null
+        done
+        for p in $PIDS; do
+                wait "$p" 2>/dev/null
+        done
+        if [ "${KEEP:-0}" = 1 ]; then
+                echo "Kept $TMP"
+        else
+                rm -rf "$TMP"
+        fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+started() { PIDS+="$1 "; }
+ended() { PIDS=${PIDS/ $1 / }; }
+
+problem() {
+        PROBLEMS+=("$*")
+        echo "  !! $*"
+}
+
+# A port nobody listens on; ports handed out before are not reused.
+USED_PORTS=" "
+free_port() {
+        local p
+        while :; do
+                # below the usual ephemeral range (32768-60999), so no
+                # outgoing connection holds it
+                p=$((10000 + RANDOM % 22000))
+                case $USED_PORTS in *" $p "*) continue ;; esac
+                if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+                        USED_PORTS+="$p "
+                        PORT=$p
+                        return
+                fi
+        done
+}
+
+wait_http() {
+        local i
+        for ((i = 0; i < 200; i++)); do
+                curl -s -o /dev/null --max-time 1 "$1" && return 0
+                sleep 0.05
+        done
+        return 1
+}
+
+now() { date +%s.%N; }
+# calc DIGITS EXPR: the value of an arithmetic expression (of our own numbers)
+calc() { awk "BEGIN { printf \"%.$1f\", ($2) }"; }
+# num X: X rounded, with thousands separators
+num() { awk -v x="$1" 'BEGIN { s = sprintf("%d", x + 0.5); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }; print s o }'; }
+# ge A B: A >= B, as numbers
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+verdict() { if "$@"; then echo "ok"; else echo "MISSED"; fi; }
+summary() { # LABEL VALUE UNIT TARGET VERDICT
+        SUMMARY+=("$(printf '%-56s %10s %-5s  target %-14s %s' "$@")")
+}
+
+# utime + stime of every thread of a process, in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+# CPU of the whole machine (user, nice, system), in clock ticks.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
+# CPU of what this script runs: the registry, the peers and the children
+# already reaped (wrk), in clock ticks.
+own_ticks() {
+        local s=0 p t
+        for p in ${RPID:-} $PEER_A_PID $PEER_B_PID ${PEER_C_PID:-}; do
+                t=$(cpu_ticks "$p" 2>/dev/null) && s=$((s + t))
+        done
+        times >"$TMP/times"
+        echo $((s + $(awk -v hz="$CLK_TCK" 'NR == 2 {
+                for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+                printf "%d", t * hz }' "$TMP/times")))
+}
+# other_start / other_end LABEL: how busy the machine was meanwhile with
+# processes not started here (tests run by others, say), which would make
+# the figures here low.
+other_start() {
+        OTHER_M0=$(machine_ticks)
+        OTHER_O0=$(own_ticks)
+        OTHER_T0=$(now)
+}
+other_end() {
+        local cores
+        cores=$(calc 2 "(($(machine_ticks) - $OTHER_M0) - ($(own_ticks) - $OTHER_O0)) / $CLK_TCK / ($(now) - $OTHER_T0)")
+        if ge "$cores" 0.15; then
+                echo "  (!) other processes kept $cores cores busy meanwhile: this figure is pessimistic"
+                BUSY+=("$1: $cores cores")
+        fi
+}
+BUSY=()
+
+# Private_Clean + Private_Dirty in kB: MEM_EXCL outside shared-library
+# mappings (the figure the target is about), MEM_LIB inside them, MEM_ROLLUP
+# the whole of smaps_rollup.
+mem() {
+        read -r MEM_EXCL MEM_LIB < <(awk '
+                /^[0-9a-f]+-[0-9a-f]+ / { lib = ($6 ~ /\.so(\.[0-9]+)*$/) }
+                /^Private_(Clean|Dirty):/ { if (lib) l += $2; else p += $2 }
+                END { print p + 0, l + 0 }' "/proc/$1/smaps")
+        MEM_ROLLUP=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps_rollup")
+}
+
+report_mem() { # label target_mb pid
+        local label=$1 target=$2 v
+        mem "$3"
+        v=$(verdict ge $((target * 1024)) "$MEM_EXCL")
+        printf '  private memory, %s: %s MB (%s kB) without shared-library pages   [target <= %s MB] %s\n' \
+                "$label" "$(calc 2 "$MEM_EXCL/1024")" "$MEM_EXCL" "$target" "$v"
+        printf '      (smaps_rollup Private_Clean+Private_Dirty: %s kB, of which %s kB in shared-library mappings)\n' \
+                "$MEM_ROLLUP" "$MEM_LIB"
+        summary "private memory, $label" "$(calc 2 "$MEM_EXCL/1024")" MB "<= $target MB" "$v"
+}
+
+# ---------------------------------------------------------------- the peers
+# Peer A answers the registrations' update URLs (POST /update/..., via
+# mruby) and, for the first phases, their heartbeats (GET /svc/..., a static
+# file for any path). Peer B answers only heartbeats, with an access log, for
+# the heartbeat phase, which counts the probes it receives.
+echo '{"status":"ok"}' >"$TMP/heartbeat.json"
+free_port
+PEER_A=$PORT
+free_port
+PEER_B=$PORT
+cat >"$TMP/peer-a.conf" <<EOF
+listen:
+  host: 127.0.0.1
+  port: $PEER_A
+num-threads: 1
+max-connections: 20000
+hosts:
+  default:
+    paths:
+      "/update":
+        mruby.handler: |
+          Proc.new do |env|
+            [200, {"content-type" => "text/plain"}, ["ok\\n"]]
+          end
+      "/":
+        file.file: $TMP/heartbeat.json
+EOF
+cat >"$TMP/peer-b.conf" <<EOF
+listen:
+  host: 127.0.0.1
+  port: $PEER_B
+num-threads: 1
+max-connections: 20000
+hosts:
+  default:
+    paths:
+      "/":
+        file.file: $TMP/heartbeat.json
+        access-log:
+          path: $TMP/peer-b.access.log
+          format: "%{msec}t %m %U %s"
+EOF
+h2o -c "$TMP/peer-a.conf" >"$TMP/peer-a.log" 2>&1 &
+PEER_A_PID=$!
+started $PEER_A_PID
+h2o -c "$TMP/peer-b.conf" >"$TMP/peer-b.log" 2>&1 &
+PEER_B_PID=$!
+started $PEER_B_PID
+wait_http "http://127.0.0.1:$PEER_A/svc/1/heartbeat" || die "peer A (h2o) did not start: $(cat "$TMP/peer-a.log")"
+wait_http "http://127.0.0.1:$PEER_B/svc/1/heartbeat" || die "peer B (h2o) did not start: $(cat "$TMP/peer-b.log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' "http://127.0.0.1:$PEER_A/update/1")" = 200 ] ||
+        die "peer A does not answer POST /update with 200 (h2o without mruby?)"
+for p in $PEER_A $PEER_B; do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/svc/1/heartbeat")" = 200 ] ||
+                die "h2o on port $p does not answer GET /svc/1/heartbeat with 200"
+done
+PEER_A_URL=http://127.0.0.1:$PEER_A
+PEER_B_URL=http://127.0.0.1:$PEER_B
+
+# ------------------------------------------------------------- the registry
+N_REG=0
+start_registry() { # extra options...; STATE_DIR=DIR to start from an existing state
+        N_REG=$((N_REG + 1))
+        free_port
+        REG=http://127.0.0.1:$PORT
+        STATE=${STATE_DIR:-$TMP/state.$N_REG}
+        REG_LOG=$TMP/registryd.$N_REG.log
+        env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u WATCHDOG_USEC -u JOURNAL_STREAM \
+                "$REGISTRYD" --config=/dev/null --listen="127.0.0.1:$PORT" --state-directory="$STATE" \
+                --logs-directory="$TMP" "$@" 2>"$REG_LOG" &
+        RPID=$!
+        started $RPID
+        wait_http "$REG/services" || die "grades-registryd did not start: $(cat "$REG_LOG")"
+        # As deployed, a LogService takes the registry's log lines (without
+        # one they queue, up to --log-queue lines, and it warns).
+        if [ "${NO_LOGSERVICE:-0}" != 1 ] && [ -z "${STATE_DIR:-}" ]; then
+                local body code
+                body=$(printf '{"ServiceName":"LogService","ServiceURL":"%s/update/logservice","RequiredServices":[],"ServiceUpdateURL":"%s/update/logservice-patches","HeartbeatURL":"%s/svc/logservice/heartbeat"}' \
+                        "$PEER_A_URL" "$PEER_A_URL" "$PEER_A_URL")
+                code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$body" "$REG/services")
+                [ "$code" = 200 ] || problem "registering the LogService: HTTP $code"
+        fi
+}
+
+check_alive() {
+        kill -0 "$RPID" 2>/dev/null && return 0
+        wait "$RPID"
+        problem "grades-registryd died (exit status $?) during: $1; log: $(tail -3 "$REG_LOG")"
+        ended "$RPID"
+        return 1
+}
+
+stop_registry() {
+        local t0 rc n i
+        check_alive "the phase" || return
+        t0=$(now)
+        kill -TERM "$RPID"
+        for ((i = 0; i < 200; i++)); do
+                kill -0 "$RPID" 2>/dev/null || break
+                sleep 0.05
+        done
+        if kill -0 "$RPID" 2>/dev/null; then
+                problem "grades-registryd still running 10 s after SIGTERM; killed"
+                kill -KILL "$RPID"
+        fi
+        wait "$RPID"
+        rc=$?
+        ended "$RPID"
+        echo "  stopped by SIGTERM in $(calc 2 "$(now) - $t0") s, exit status $rc"
+        [ $rc = 0 ] || problem "grades-registryd exited with status $rc after SIGTERM"
+        n=$(grep -c '^<[0-4]>' "$REG_LOG")
+        if [ "$n" != 0 ]; then
+                problem "$n warnings/errors in the registry's log, e.g.: $(grep -m3 '^<[0-4]>' "$REG_LOG" | tr '\n' ' ')"
+        fi
+}
+
+# Waits until the state file holds at least $1 services; prints the count.
+persisted() {
+        local want=$1 n=0 i
+        for ((i = 0; i < 100; i++)); do
+                n=$(jq '.Services | length' "$STATE/registry.json" 2>/dev/null || echo 0)
+                [ "$n" -ge "$want" ] && break
+                sleep 0.1
+        done
+        echo "$n"
+}
+
+# ------------------------------------------------------------------- wrk runs
+# wrk_parse FILE: sets RPS NON2XX SOCKERR OK BAD P99 AVG
+wrk_parse() {
+        RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$1")
+        NON2XX=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$1")
+        NON2XX=${NON2XX:-0}
+        SOCKERR=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' "$1")
+        SOCKERR=${SOCKERR:-none}
+        OK=$(awk '/^registrations:/ { print $2 }' "$1")
+        BAD=$(awk '/^registrations:/ { print $4 }' "$1")
+        P99=$(awk '$1 == "99%" { print $2 }' "$1")
+        AVG=$(awk '$1 == "Latency" { print $2; exit }' "$1")
+        [ -n "$RPS" ] || problem "wrk failed: $(tail -5 "$1")"
+        RPS=${RPS:-0}
+}
+
+check_wrk_errors() { # label
+        [ "$NON2XX" = 0 ] || problem "$1: $NON2XX non-2xx responses ($(awk '/^first failure:/' "$WRK_OUT"))"
+        [ "$SOCKERR" = none ] ||
+                problem "$1: wrk socket errors: $SOCKERR (timeout: requests unanswered after 2 s)"
+        [ "${BAD:-0}" = 0 ] || problem "$1: $BAD registrations failed"
+}
+
+N_WRK=0
+# fill COUNT PREFIX HB_BASE: registers PREFIX1..PREFIX<COUNT> as fast as
+# the registry goes; sets FILL_S, the time it took.
+fill() {
+        local count=$1 prefix=$2 hb=$3 c=50 t0 wp i
+        N_WRK=$((N_WRK + 1))
+        WRK_OUT=$TMP/wrk.$N_WRK.txt
+        [ "$count" -lt $c ] && c=$count
+        : >"$WRK_OUT"
+        t0=$(now)
+        wrk -t1 -c$c -d120s --timeout 2s -s "$LUA" "$REG" -- fill "$prefix" 1 "$count" "$hb" "$PEER_A_URL" >"$WRK_OUT" 2>&1 &
+        wp=$!
+        started $wp
+        for ((i = 0; i < 2400; i++)); do
+                grep -q '^filled' "$WRK_OUT" && break
+                kill -0 $wp 2>/dev/null || break
+                sleep 0.05
+        done
+        FILL_S=$(calc 2 "$(now) - $t0")
+        kill -INT $wp 2>/dev/null
+        wait $wp
+        ended $wp
+        wrk_parse "$WRK_OUT"
+        grep -q '^filled' "$WRK_OUT" || problem "pre-fill to $count did not finish: $(tail -3 "$WRK_OUT")"
+        check_wrk_errors "pre-fill to $count"
+}
+
+# run_wrk ARGS...: wrk -t1 -c50 ARGS, output in $WRK_OUT, parsed; CPU_CORES
+# is the registry's CPU use meanwhile, in cores.
+run_wrk() {
+        local c0 c1 t0 t1
+        N_WRK=$((N_WRK + 1))
+        WRK_OUT=$TMP/wrk.$N_WRK.txt
+        other_start
+        c0=$(cpu_ticks "$RPID")
+        t0=$(now)
+        # in the background, so that a signal ends it at once (see the trap)
+        wrk -t1 -c50 --timeout 2s "$@" >"$WRK_OUT" 2>&1 &
+        local wp=$!
+        started $wp
+        wait $wp
+        ended $wp
+        t1=$(now)
+        c1=$(cpu_ticks "$RPID" 2>/dev/null || echo "$c0")
+        CPU_CORES=$(calc 2 "($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")
+        wrk_parse "$WRK_OUT"
+        other_end "${WRK_LABEL:-wrk}"
+}
+
+reg_wrk() { # MODE PREFIX COUNT DURATION
+        WRK_LABEL="$1 registrations, from $(num "$size") services"
+        run_wrk -d"$4" -s "$LUA" "$REG" -- "$1" "$2" 1 "$3" "$PEER_A_URL" "$PEER_A_URL"
+}
+
+T_START=$(now)
+echo "grades-registryd benchmark: $REGISTRYD"
+echo "  $(nproc) cores, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), h2o $(h2o --version | awk 'NR == 1 { print $3 }') as peers"
+echo "  registry: log level info, stderr to a file, log lines shipped to a fake LogService (h2o)"
+other_start
+sleep 1
+other_end "the second before the start"
+echo
+
+# ------------------------------------------- 1. registrations and idle memory
+echo "1. Registrations/s with persistence on (wrk -t1 -c50, unique ServiceURLs, RequiredServices [],"
+echo "   update URLs and heartbeats answered by h2o; heartbeat interval 3 s)"
+for size in 10 1000 10000; do
+        start_registry
+        if [ "$size" = 10 ]; then
+                sleep 1
+                report_mem "idle right after start" 3 "$RPID"
+        fi
+        # the LogService is one of them
+        fill $((size - 1)) s "$PEER_A_URL"
+        echo "  pre-filled to $(num "$size") services in $FILL_S s"
+        sleep 1
+
+        reg_wrk ring s $((size - 1)) 3s
+        check_wrk_errors "re-registration at $size"
+        ring_rps=$RPS ring_cpu=$CPU_CORES ring_avg=$AVG
+
+        reg_wrk new n 0 5s
+        check_wrk_errors "registration from $size"
+        end_size=$((size + OK))
+        v=$(verdict ge "$RPS" 5000)
+        printf '  registrations/s from %s services (table %s -> ~%s in 5 s): %s req/s   [target >= 5,000/s] %s\n' \
+                "$(num "$size")" "$(num "$size")" "$(num "$end_size")" "$(num "$RPS")" "$v"
+        printf '      avg latency %s, non-2xx %s, socket errors: %s, registry CPU %s cores\n' \
+                "$AVG" "$NON2XX" "$SOCKERR" "$CPU_CORES"
+        summary "registrations from $(num "$size") services (5 s window)" "$(num "$RPS")" /s ">= 5,000/s" "$v"
+        v=$(verdict ge "$ring_rps" 5000)
+        printf '  re-registrations/s at a constant %s services (3 s, same URLs in turn): %s req/s   [target >= 5,000/s] %s\n' \
+                "$(num "$size")" "$(num "$ring_rps")" "$v"
+        printf '      avg latency %s, registry CPU %s cores\n' "$ring_avg" "$ring_cpu"
+        summary "re-registrations at a constant $(num "$size") services" "$(num "$ring_rps")" /s ">= 5,000/s" "$v"
+
+        if check_alive "registrations from $size"; then
+                listed=$(curl -s --max-time 30 "$REG/services" | jq length)
+                p=$(persisted "$listed")
+                printf '  persisted: %s of %s listed services in registry.json (%s acknowledged)\n' \
+                        "$(num "$p")" "$(num "$listed")" "$(num "$end_size")"
+                [ "$p" = "$listed" ] || problem "registry.json holds $p services, GET /services $listed"
+                [ "$listed" -ge "$end_size" ] || problem "GET /services lists $listed services, $end_size were acknowledged"
+                [ "$size" = 10000 ] && report_mem "after registrations (~$(num "$listed") services)" 6 "$RPID"
+                stop_registry
+        fi
+        echo
+done
+
+# ------------------------------------------------------------ 2. GET /services
+echo "2. GET /services with 100 services registered (wrk -t1 -c50 -d10s)"
+start_registry
+fill 99 g "$PEER_A_URL" # and the LogService
+sleep 3.5 # one heartbeat round: every entry has a Status and LastCheck
+bytes=$(curl -s "$REG/services" | wc -c)
+passing=$(curl -s "$REG/services" | jq '[.[] | select(.Status == "passing")] | length')
+echo "  100 services registered (99 and the LogService), $passing passing; the response is $(num "$bytes") bytes"
+WRK_LABEL="GET /services"
+run_wrk -d10s --latency "$REG/services"
+check_wrk_errors "GET /services"
+v=$(verdict ge "$RPS" 50000)
+printf '  GET /services: %s req/s, p99 latency %s   [target >= 50,000 req/s] %s\n' "$(num "$RPS")" "$P99" "$v"
+printf '      avg latency %s, non-2xx %s, socket errors: %s, registry CPU %s cores\n' "$AVG" "$NON2XX" "$SOCKERR" "$CPU_CORES"
+summary "GET /services, 100 services (p99 $P99)" "$(num "$RPS")" /s ">= 50,000/s" "$v"
+check_alive "GET /services" && report_mem "after GET load (100 services)" 6 "$RPID"
+stop_registry
+echo
+
+# --------------------------------------------------------------- 3. heartbeats
+INTERVAL=3
+# hb_status, of the providers (not the LogService): total, probed (LastCheck set), passing, with failures, and
+# probed in the last interval + 2 s (LastCheck has whole seconds)
+hb_status() {
+        curl -s --max-time 30 "$REG/services" | jq -r --argjson now "$(date +%s)" --argjson fresh $((INTERVAL + 2)) '
+                [.[] | select(.ServiceName != "LogService")] |
+                [length,
+                 ([.[] | select(.LastCheck != null)] | length),
+                 ([.[] | select(.Status == "passing")] | length),
+                 ([.[] | select(.Failures > 0)] | length),
+                 ([.[] | select(.LastCheck != null and ($now - (.LastCheck | fromdateiso8601)) <= $fresh)] | length)]
+                | @tsv'
+}
+
+# hb_measure LABEL WINDOW PROBE_COUNTER: checks that all 10,000 were probed
+# within an interval, then measures the registry's CPU over WINDOW seconds
+# and the probes the peer answered meanwhile (PROBE_COUNTER prints its
+# running total).
+hb_measure() {
+        local label=$1 window=$2 counter=$3 total probed passing failing fresh n0 n1 c0 c1 t0 t1 expected v
+        sleep $((INTERVAL + 2)) # every entry has had a whole round since it registered
+        read -r total probed passing failing fresh < <(hb_status)
+        printf '  after one interval: %s services, %s probed (LastCheck set), %s passing, %s with failures\n' \
+                "$(num "$total")" "$(num "$probed")" "$(num "$passing")" "$(num "$failing")"
+        [ "$total" = 10000 ] && [ "$probed" = 10000 ] && [ "$passing" = 10000 ] ||
+                problem "$label: not all 10,000 probed and passing within one interval: $total/$probed/$passing"
+        n0=$($counter)
+        other_start
+        c0=$(cpu_ticks "$RPID")
+        t0=$(now)
+        sleep "$window" &
+        wait $!
+        c1=$(cpu_ticks "$RPID")
+        t1=$(now)
+        n1=$($counter)
+        other_end "heartbeats, $label"
+        HB_CPU=$(calc 3 "($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")
+        HB_PROBES=$((n1 - n0))
+        HB_FROM=$n0
+        v=$(verdict ge 0.5 "$HB_CPU")
+        printf '  registry CPU over %s s: %s of one core (%s s user+sys)   [target < 0.5 core] %s\n' \
+                "$window" "$HB_CPU" "$(calc 2 "($c1 - $c0) / $CLK_TCK")" "$v"
+        summary "heartbeat CPU, 10,000 every 3 s, $label" "$HB_CPU" cores "< 0.5 core" "$v"
+        expected=$((10000 * window / INTERVAL))
+        printf '  probes answered by the peer in those %s s: %s (10,000 every %s s would be %s)\n' \
+                "$window" "$(num "$HB_PROBES")" "$INTERVAL" "$(num "$expected")"
+        [ "$HB_PROBES" -ge $((expected * 95 / 100)) ] || problem "$label: only $HB_PROBES probes in $window s, expected about $expected"
+        check_alive "heartbeats, $label" || return 1
+        read -r total probed passing failing fresh < <(hb_status)
+        printf '  at the end: %s services, %s passing, %s with failures, %s probed within the last %s s\n' \
+                "$(num "$total")" "$(num "$passing")" "$(num "$failing")" "$(num "$fresh")" $((INTERVAL + 2))
+        [ "$passing" = 10000 ] && [ "$fresh" = 10000 ] && [ "$failing" = 0 ] ||
+                problem "$label: after $window s of heartbeats: $passing passing, $fresh fresh, $failing failing of $total"
+}
+
+peer_b_count() { wc -l <"$TMP/peer-b.access.log"; }
+
+echo "3. Heartbeats: 10,000 providers, --heartbeat-interval=${INTERVAL}s --heartbeat-timeout=1s --max-probes=1000"
+echo "   a) all on one keep-alive peer (h2o), so curl reuses its connections across providers"
+start_registry --heartbeat-interval=${INTERVAL}s --heartbeat-timeout=1s --max-probes=1000
+fill 10000 h "$PEER_B_URL"
+echo "  pre-filled 10,000 services (and the LogService) in $FILL_S s"
+if hb_measure "keep-alive peer" 30 peer_b_count; then
+        # Rounds: probes separated by a quiet gap of more than 500 ms.
+        tail -n +$((HB_FROM + 1)) "$TMP/peer-b.access.log" | head -n "$HB_PROBES" | awk '
+                { t = $1 }
+                NR == 1 || t - last > 500 { if (NR > 1) { d[++k] = last - start; n[k] = c }; start = t; c = 0 }
+                { c++; last = t }
+                END {
+                        d[++k] = last - start; n[k] = c
+                        # the first and last rounds may be cut by the window
+                        minn = 1e9; maxn = 0; maxd = 0; sumd = 0; m = 0
+                        for (i = 2; i < k; i++) { m++; sumd += d[i]; if (d[i] > maxd) maxd = d[i]; if (n[i] < minn) minn = n[i]; if (n[i] > maxn) maxn = n[i] }
+                        if (m) printf "  %d whole rounds in the window: %d to %d probes each, each over in %d ms on average, %d ms at most\n", m, minn, maxn, sumd / m, maxd
+                        else printf "  no whole heartbeat round seen in the window (%d bursts)\n", k
+                }'
+        report_mem "after heartbeats (10,000, keep-alive)" 6 "$RPID"
+        stop_registry
+fi
+HB_STATE=$STATE/registry.json
+
+echo "   b) on a peer that closes every connection (bench/peer.c): a new TCP connection per probe,"
+echo "      as 10,000 providers on distinct hosts would need; the same registrations, loaded from the state file"
+if ! command -v cc >/dev/null; then
+        echo "  skipped: no C compiler for bench/peer.c"
+elif ! cc -O2 -o "$TMP/peer" "$HERE/peer.c" 2>"$TMP/peer-build.log"; then
+        problem "bench/peer.c did not build: $(head -3 "$TMP/peer-build.log")"
+elif [ ! -s "$HB_STATE" ]; then
+        problem "no state file from 3a to load"
+else
+        free_port
+        PEER_C=$PORT
+        "$TMP/peer" "$PEER_C" >"$TMP/peer-c.out" 2>&1 &
+        PEER_C_PID=$!
+        started $PEER_C_PID
+        wait_http "http://127.0.0.1:$PEER_C/svc/1/heartbeat" || die "bench/peer did not start: $(cat "$TMP/peer-c.out")"
+        peer_c_count() {
+                local before i
+                before=$(wc -l <"$TMP/peer-c.out")
+                kill -USR1 "$PEER_C_PID"
+                for ((i = 0; i < 100; i++)); do
+                        [ "$(wc -l <"$TMP/peer-c.out")" = "$before" ] || break
+                        sleep 0.02
+                done
+                tail -1 "$TMP/peer-c.out"
+        }
+        mkdir -p "$TMP/state.close"
+        sed "s|http://127.0.0.1:$PEER_B/svc/|http://127.0.0.1:$PEER_C/svc/|g" "$HB_STATE" >"$TMP/state.close/registry.json"
+        STATE_DIR=$TMP/state.close start_registry --heartbeat-interval=${INTERVAL}s --heartbeat-timeout=1s \
+                --max-probes=1000
+        echo "  loaded $(num "$(curl -s "$REG/services" | jq 'map(select(.ServiceName != "LogService")) | length')") services (and the LogService) from the state file"
+        if hb_measure "new connection per probe" 15 peer_c_count; then
+                report_mem "after heartbeats (10,000, new connections)" 6 "$RPID"
+                stop_registry
+        fi
+        kill "$PEER_C_PID"
+        wait "$PEER_C_PID"
+        ended "$PEER_C_PID"
+fi
+echo
+
+# ---------------------------------------------------------------- summary
+kill -0 $PEER_A_PID 2>/dev/null && kill -0 $PEER_B_PID 2>/dev/null || problem "an h2o peer died"
+echo "Summary ($(calc 0 "$(now) - $T_START") s):"
+printf '  %s\n' "${SUMMARY[@]}"
+if [ ${#BUSY[@]} -gt 0 ]; then
+        echo "Other processes kept the machine busy (rerun when it is idle) during:"
+        printf '  - %s\n' "${BUSY[@]}"
+fi
+if [ ${#PROBLEMS[@]} -gt 0 ]; then
+        echo "Problems seen:"
+        printf '  - %s\n' "${PROBLEMS[@]}"
+        exit 1
+fi
+echo "No errors, non-2xx responses, crashes or failed probes seen."
