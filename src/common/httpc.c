@@ -28,10 +28,29 @@ struct httpc_transfer {
         char error[CURL_ERROR_SIZE];
 };
 
+#define HTTPC_IDLE_HANDLES 64
+
+/* An easy handle costs an allocation of some 20 KB and its set-up: keep a
+ * few for the next transfers. */
+static void handle_release(struct httpc *c, CURL *easy) {
+        if (!easy)
+                return;
+        if (c->n_idle < HTTPC_IDLE_HANDLES && !c->closing) {
+                curl_easy_reset(easy);
+                c->idle[c->n_idle++] = easy;
+                return;
+        }
+        curl_easy_cleanup(easy);
+}
+
+static CURL *handle_get(struct httpc *c) {
+        return c->n_idle > 0 ? c->idle[--c->n_idle] : curl_easy_init();
+}
+
 static void transfer_free(struct httpc_transfer *t) {
         if (h2o_linklist_is_linked(&t->link))
                 h2o_linklist_unlink(&t->link);
-        curl_easy_cleanup(t->easy);
+        handle_release(t->client, t->easy);
         curl_slist_free_all(t->headers);
         free(t->body);
         free(t->response);
@@ -216,8 +235,9 @@ int httpc_init(struct httpc *c, h2o_evloop_t *loop, struct timers *timers) {
                 return -ENOMEM;
         h2o_linklist_init_anchor(&c->transfers);
         timer_init(&c->timer, on_timer);
+        c->idle = calloc(HTTPC_IDLE_HANDLES, sizeof(CURL *));
         c->multi = curl_multi_init();
-        if (!c->multi)
+        if (!c->multi || !c->idle)
                 return -ENOMEM;
         curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
         curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
@@ -226,6 +246,10 @@ int httpc_init(struct httpc *c, h2o_evloop_t *loop, struct timers *timers) {
         /* Idle keep-alive connections kept for reuse; each costs two fds. */
         curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
         return 0;
+}
+
+void httpc_set_max_connections(struct httpc *c, size_t n) {
+        curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long) n);
 }
 
 void httpc_cancel(struct httpc *c, struct httpc_transfer *t) {
@@ -248,6 +272,10 @@ void httpc_done(struct httpc *c) {
                 t->cb(&res, t->userdata);
                 transfer_free(t);
         }
+        while (c->n_idle > 0)
+                curl_easy_cleanup(c->idle[--c->n_idle]);
+        free(c->idle);
+        c->idle = NULL;
         /* Closing the connection cache calls on_curl_socket(REMOVE) for each. */
         curl_multi_cleanup(c->multi);
         c->multi = NULL;
@@ -269,7 +297,7 @@ int httpc_start(struct httpc *c, const struct httpc_request *req, httpc_cb_t cb,
         t->cb = cb;
         t->userdata = userdata;
         t->max_response = req->max_response ?: 1024 * 1024;
-        t->easy = curl_easy_init();
+        t->easy = handle_get(c);
         if (!t->easy)
                 goto oom;
 

@@ -46,9 +46,14 @@ struct httpc {
         struct httpc_sock *in_action;
         bool in_action_removed;
         bool closing;
+        CURL **idle; /* easy handles kept for the next transfers */
+        size_t n_idle;
 };
 
 int httpc_init(struct httpc *c, h2o_evloop_t *loop, struct timers *timers);
+/* Idle keep-alive connections kept for reuse (default 256); each costs two
+ * file descriptors. */
+void httpc_set_max_connections(struct httpc *c, size_t n);
 /* Ends every transfer still running: each callback runs with error
  * -ECANCELED (and may not start new transfers). */
 void httpc_done(struct httpc *c);

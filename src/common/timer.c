@@ -48,17 +48,25 @@ static void sift_down(struct timers *ts, size_t i) {
         heap_set(ts, i, t);
 }
 
+/* Arms the timerfd for the earliest timer, lazily: a timer pushed later or
+ * stopped leaves the timerfd armed early, and that wake-up (cheap) re-arms
+ * it. Only a sooner deadline costs a system call, and libcurl pushes its
+ * timeout later on nearly every call. */
 static void rearm(struct timers *ts) {
         struct itimerspec its = { 0 };
-        uint64_t due = ts->n ? ts->heap[0]->due_ms : 0;
+        uint64_t due;
 
-        if (due == ts->armed_ms || ts->fd < 0)
+        if (ts->n == 0 || ts->fd < 0)
+                return;
+        due = ts->heap[0]->due_ms;
+        if (ts->armed_ms != 0 && ts->armed_ms <= due)
                 return;
         ts->armed_ms = due;
-        if (due) {
-                its.it_value.tv_sec = (time_t) (due / 1000);
-                its.it_value.tv_nsec = (long) (due % 1000) * 1000000;
-        }
+        its.it_value.tv_sec = (time_t) (due / 1000);
+        its.it_value.tv_nsec = (long) (due % 1000) * 1000000;
+        /* An all-zero it_value would disarm it: "due at 0" is long past. */
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+                its.it_value.tv_nsec = 1;
         (void) timerfd_settime(ts->fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 

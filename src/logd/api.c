@@ -8,39 +8,91 @@
 #define QUERY_LIMIT_DEFAULT 100
 #define QUERY_LIMIT_MAX     1000
 
+/* A request whose lines wait in the batch; it lives in the request's pool,
+ * and leaves the waiting list if the client goes away first. */
+struct waiting {
+        h2o_linklist_t link;
+        h2o_req_t *req;
+};
+
+static void on_waiting_disposed(void *p) {
+        struct waiting *w = p;
+        if (h2o_linklist_is_linked(&w->link))
+                h2o_linklist_unlink(&w->link);
+}
+
+/* Every request of one turn of the event loop is written with one write(),
+ * after which each gets its answer: the 200 still comes only once its lines
+ * are in the file, at a fraction of the system calls. */
+int logd_flush(struct logd *l) {
+        struct buf batch = l->batch;
+        size_t n = l->batch_entries;
+        h2o_linklist_t waiting;
+        int r = 0;
+
+        if (h2o_timeout_is_linked(&l->flush))
+                h2o_timeout_unlink(&l->flush);
+        /* Taken out first: answering or logging may start the next batch. */
+        l->batch = (struct buf){ 0 };
+        l->batch_entries = 0;
+        h2o_linklist_init_anchor(&waiting);
+        h2o_linklist_insert_list(&waiting, &l->waiting);
+
+        if (batch.len > 0) {
+                r = batch.failed ? -ENOMEM : central_file_append(&l->file, batch.data, batch.len);
+                if (r < 0)
+                        /* Nothing of the batch is in the file: nor in memory. */
+                        recent_drop_newest(&l->recent, n);
+                else
+                        l->file.n_lines += n;
+        }
+        buf_done(&batch);
+        while (!h2o_linklist_is_empty(&waiting)) {
+                struct waiting *w = H2O_STRUCT_FROM_MEMBER(struct waiting, link, waiting.next);
+                h2o_linklist_unlink(&w->link);
+                if (r < 0)
+                        http_reply_error(w->req, 500, "cannot write the central log: %s", strerror(-r));
+                else
+                        http_reply_empty(w->req, 200); /* the seed's clients expect an empty 200 */
+        }
+        if (r < 0)
+                log_error_errno(r, "Failed to write %s: %m", l->file.path);
+        return r;
+}
+
+static void on_flush(h2o_timeout_entry_t *entry) {
+        (void) logd_flush(H2O_STRUCT_FROM_MEMBER(struct logd, flush, entry));
+}
+
 int logd_store(struct logd *l, const struct log_entry *entries, size_t n) {
-        struct buf lines = { 0 };
         int64_t now = now_epoch_ms();
         char time[32];
-        int r;
 
         format_time_ms(now, time);
-        for (size_t i = 0; i < n; i++)
-                log_format_line(&lines, time, &entries[i]);
-        if (lines.failed) {
-                buf_done(&lines);
-                return -ENOMEM;
-        }
-        /* One write for the whole request: its lines stay together and in order. */
-        r = central_file_append(&l->file, lines.data, lines.len);
-        buf_done(&lines);
-        if (r < 0)
-                return r;
-        l->file.n_lines += n;
-        for (size_t i = 0; i < n; i++)
+        /* A request's lines stay together and in order. */
+        for (size_t i = 0; i < n; i++) {
+                log_format_line(&l->batch, time, &entries[i]);
                 recent_add(&l->recent, now, &entries[i]);
+        }
+        l->batch_entries += n;
+        /* At the end of this turn of the loop. */
+        if (!h2o_timeout_is_linked(&l->flush))
+                h2o_timeout_link(l->daemon.server.ctx.loop, &l->daemon.server.ctx.zero_timeout, &l->flush);
         return 0;
 }
 
-static int store_and_reply(struct logd *l, h2o_req_t *req, const struct log_entry *entries, size_t n) {
-        int r = logd_store(l, entries, n);
+void logd_batch_init(struct logd *l) {
+        h2o_linklist_init_anchor(&l->waiting);
+        l->flush = (h2o_timeout_entry_t){ .cb = on_flush };
+}
 
-        if (r < 0) {
-                log_error_errno(r, "Failed to write %s: %m", l->file.path);
-                return http_reply_error(req, 500, "cannot write the central log: %s", strerror(-r));
-        }
-        /* The seed's clients expect an empty 200. */
-        return http_reply_empty(req, 200);
+static int store_and_reply(struct logd *l, h2o_req_t *req, const struct log_entry *entries, size_t n) {
+        struct waiting *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiting_disposed);
+
+        *w = (struct waiting){ .req = req };
+        (void) logd_store(l, entries, n);
+        h2o_linklist_insert(&l->waiting, &w->link);
+        return 0;
 }
 
 static int post_json(struct logd *l, h2o_req_t *req) {

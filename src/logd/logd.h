@@ -60,6 +60,11 @@ struct logd {
         struct daemon daemon;
         struct central_file file;
         struct recent recent;
+        /* Lines of this turn of the loop, and the requests waiting for them. */
+        struct buf batch;
+        size_t batch_entries;
+        h2o_linklist_t waiting;
+        h2o_timeout_entry_t flush;
 };
 
 /* entry.c */
@@ -89,8 +94,14 @@ void recent_add(struct recent *r, int64_t time_ms, const struct log_entry *e);
  * after since_ms, the newest `limit` of them, oldest first. */
 struct json_object *recent_query(struct recent *r, const char *service, int priority, int64_t since_ms, size_t limit);
 void recent_done(struct recent *r);
+/* Forgets the n newest entries (a batch that could not be written). */
+void recent_drop_newest(struct recent *r, size_t n);
 
 /* api.c */
 int logd_add_routes(struct logd *l);
-/* Writes entries received at one time to the file and the memory. */
+/* Queues entries received at one time for the file and keeps them in memory;
+ * logd_flush() writes them at the end of the loop's turn and answers the
+ * requests that wait for them. */
+void logd_batch_init(struct logd *l);
 int logd_store(struct logd *l, const struct log_entry *entries, size_t n);
+int logd_flush(struct logd *l);

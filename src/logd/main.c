@@ -31,7 +31,11 @@ static void own_sink(int level, const char *message, void *userdata) {
 
 static void on_reload(void *userdata) {
         struct logd *l = userdata;
-        int r = central_file_reopen(&l->file);
+        int r;
+
+        /* What was received before the signal goes to the old file. */
+        (void) logd_flush(l);
+        r = central_file_reopen(&l->file);
 
         if (r < 0)
                 log_error_errno(r, "Failed to reopen %s, still writing to the old file: %m", l->file.path);
@@ -55,6 +59,7 @@ static int run(int argc, char **argv) {
         int r;
 
         l.file.fd = -1;
+        logd_batch_init(&l);
         r = daemon_init(&l.daemon, &info, &l.settings, argc, argv);
         if (r <= 0)
                 goto finish;
@@ -76,6 +81,8 @@ static int run(int argc, char **argv) {
         r = daemon_run(&l.daemon);
 
 finish:
+        if (l.file.fd >= 0)
+                (void) logd_flush(&l);
         log_set_sink(NULL, 0, NULL);
         daemon_done(&l.daemon);
         recent_done(&l.recent);

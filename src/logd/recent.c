@@ -79,6 +79,11 @@ struct json_object *recent_query(struct recent *r, const char *service, int prio
         return a;
 }
 
+void recent_drop_newest(struct recent *r, size_t n) {
+        for (; n > 0 && r->n > 0; n--)
+                clear(at(r, --r->n));
+}
+
 void recent_done(struct recent *r) {
         for (size_t i = 0; i < r->n; i++)
                 clear(at(r, i));

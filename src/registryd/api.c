@@ -119,11 +119,11 @@ static int on_deregister(void *userdata, h2o_req_t *req, const struct route_para
 
 static int on_list(void *userdata, h2o_req_t *req, const struct route_params *p) {
         struct registry *r = userdata;
-        _cleanup_json_ struct json_object *a = json_object_new_array_ext((int) r->table.n);
+        const struct buf *listing = table_listing(&r->table);
 
-        for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next)
-                json_object_array_add(a, entry_to_json(H2O_STRUCT_FROM_MEMBER(struct entry, link, l)));
-        return http_reply_json(req, 200, a);
+        if (listing->failed)
+                return http_reply_error(req, 500, "out of memory");
+        return http_reply(req, 200, "application/json", listing->data, listing->len);
 }
 
 /* The providers of one name that are in discovery: what a dependent's table
@@ -131,16 +131,29 @@ static int on_list(void *userdata, h2o_req_t *req, const struct route_params *p)
 static int on_providers(void *userdata, h2o_req_t *req, const struct route_params *p) {
         struct registry *r = userdata;
         const char *name = http_unescape(&req->pool, p->v[0]);
-        _cleanup_json_ struct json_object *a = json_object_new_array();
+        struct buf out = { 0 };
         struct group *g;
+        bool first = true;
 
         if (!name || !service_name_valid(name, strlen(name)))
                 return http_reply_error(req, 400, "invalid service name");
         g = table_group(&r->table, name);
+        buf_putc(&out, '[');
         for (size_t i = 0; g && i < g->n_providers; i++)
-                if (entry_discoverable(g->providers[i]))
-                        json_object_array_add(a, entry_to_json(g->providers[i]));
-        return http_reply_json(req, 200, a);
+                if (entry_discoverable(g->providers[i])) {
+                        if (!first)
+                                buf_putc(&out, ',');
+                        entry_append_json(&out, g->providers[i]);
+                        first = false;
+                }
+        buf_putc(&out, ']');
+        if (out.failed) {
+                buf_done(&out);
+                return http_reply_error(req, 500, "out of memory");
+        }
+        http_reply(req, 200, "application/json", out.data, out.len);
+        buf_done(&out);
+        return 0;
 }
 
 static int on_heartbeat(void *userdata, h2o_req_t *req, const struct route_params *p) {

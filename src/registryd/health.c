@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <malloc.h>
+
 #include "log.h"
 #include "registry.h"
 #include "systemd.h"
@@ -30,23 +32,18 @@ static void enqueue(struct registry *r, struct entry *e) {
 }
 
 void registry_update_status(struct registry *r) {
-        size_t passing = 0, critical = 0;
+        size_t passing = r->table.n_health[HEALTH_PASSING], critical = r->table.n_health[HEALTH_CRITICAL];
 
-        for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next) {
-                struct entry *e = H2O_STRUCT_FROM_MEMBER(struct entry, link, l);
-                passing += e->health == HEALTH_PASSING;
-                critical += e->health == HEALTH_CRITICAL;
-        }
         systemd_notify_statusf("Serving %zu services: %zu passing, %zu critical, %zu unknown.", r->table.n, passing,
                                critical, r->table.n - passing - critical);
 }
 
-static void set_health(struct registry *r, struct entry *e, enum health health) {
+static void set_health(struct registry *r, struct entry *e, enum health health, time_t now, unsigned failures) {
         enum health old = e->health;
 
+        table_set_health(&r->table, e, health, now, failures);
         if (old == health)
                 return;
-        e->health = health;
         if (health == HEALTH_CRITICAL) {
                 log_warning("Service %s at %s is critical after %u failed heartbeats; removed from discovery.",
                             e->reg.name, e->reg.url, e->failures);
@@ -67,20 +64,24 @@ static void on_probe_done(const struct httpc_response *res, void *userdata) {
         r->health.n_probing--;
         if (res->error == -ECANCELED)
                 return;
-        e->last_check = time(NULL);
-        if (res->status >= 200 && res->status < 300) {
-                e->failures = 0;
-                set_health(r, e, HEALTH_PASSING);
-        } else {
-                e->failures++;
-                log_debug("Heartbeat of %s failed (%u): %s", e->reg.url, e->failures,
-                          res->error_message ?: "bad status");
-                if (e->failures >= r->settings.heartbeat_failures)
-                        set_health(r, e, HEALTH_CRITICAL);
-                else if (e->health != HEALTH_CRITICAL)
-                        (void) timer_start(r->timers, &e->probe_retry, r->settings.heartbeat_retry_ms);
+        if (res->status >= 200 && res->status < 300)
+                set_health(r, e, HEALTH_PASSING, time(NULL), 0);
+        else {
+                unsigned failures = e->failures + 1;
+                log_debug("Heartbeat of %s failed (%u): %s", e->reg.url, failures, res->error_message ?: "bad status");
+                if (failures >= r->settings.heartbeat_failures)
+                        set_health(r, e, HEALTH_CRITICAL, time(NULL), failures);
+                else {
+                        set_health(r, e, e->health, time(NULL), failures);
+                        if (e->health != HEALTH_CRITICAL)
+                                (void) timer_start(r->timers, &e->probe_retry, r->settings.heartbeat_retry_ms);
+                }
         }
         start_queued(r);
+        /* A round of probes allocated a transfer each; once it is over,
+         * give the memory back rather than keep the peak. */
+        if (r->health.n_probing == 0 && h2o_linklist_is_empty(&r->health.queue))
+                (void) malloc_trim(0);
 }
 
 static void probe(struct registry *r, struct entry *e) {

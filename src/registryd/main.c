@@ -16,7 +16,7 @@ static const struct conf_key registry_keys[] = {
           "delay before retrying a failed heartbeat (default 1s)", 10, 600000 },
         { "heartbeat-failures", CONF_UINT, SETTING(heartbeat_failures), "N",
           "consecutive failures that make a service critical (default 3)", 1, 100 },
-        { "max-probes", CONF_UINT, SETTING(max_probes), "N", "heartbeats in flight at once (default 1000)", 1, 100000 },
+        { "max-probes", CONF_UINT, SETTING(max_probes), "N", "heartbeats in flight at once (default 256)", 1, 100000 },
         { "patch-timeout", CONF_DURATION, SETTING(patch_timeout_ms), "DURATION",
           "time a patch delivery may take (default 2s)", 10, 600000 },
         { "patch-queue", CONF_UINT, SETTING(patch_queue), "N", "undelivered patches kept per dependent (default 100)",
@@ -50,7 +50,7 @@ static int run(int argc, char **argv) {
                         .heartbeat_timeout_ms = 1000,
                         .heartbeat_retry_ms = 1000,
                         .heartbeat_failures = 3,
-                        .max_probes = 1000,
+                        .max_probes = 256,
                         .patch_timeout_ms = 2000,
                         .patch_queue = 100,
                 },
@@ -73,6 +73,8 @@ static int run(int argc, char **argv) {
                 goto finish;
         r.timers = &r.daemon.server.timers;
         r.httpc = &r.daemon.httpc;
+        /* Keep a connection to each peer a round of probes talks to at once. */
+        httpc_set_max_connections(r.httpc, r.settings.max_probes + 64);
         ret = api_add_routes(&r);
         if (ret < 0) {
                 log_oom();

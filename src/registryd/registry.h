@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "daemon.h"
 #include "hashmap.h"
@@ -46,6 +47,8 @@ struct registry;
  * (heartbeat state) and a dependent that receives patches (outbox). */
 struct entry {
         struct registration reg;
+        char *json; /* reg as JSON, made once: the state file is these joined */
+        size_t json_len;
         struct registry *registry;
         h2o_linklist_t link; /* table.all, in registration order */
 
@@ -78,6 +81,10 @@ struct table {
         struct hashmap by_name; /* group */
         h2o_linklist_t all;
         size_t n;
+        size_t n_health[3]; /* entries per enum health */
+        /* GET /services, kept until a registration or a health changes. */
+        struct buf listing;
+        bool listing_valid;
 };
 
 struct store {
@@ -131,7 +138,12 @@ int table_add(struct table *t, struct registry *r, struct registration *reg, str
 void table_remove(struct table *t, struct entry *e);
 bool entry_discoverable(const struct entry *e);
 const char *health_to_string(enum health h);
-struct json_object *entry_to_json(const struct entry *e);
+/* What GET /services shows of a health check changed. */
+void table_set_health(struct table *t, struct entry *e, enum health h, time_t last_check, unsigned failures);
+/* {registration..., "Status", "LastCheck", "Failures"} */
+void entry_append_json(struct buf *out, const struct entry *e);
+/* The JSON array of every entry, made again only after a change. */
+const struct buf *table_listing(struct table *t);
 void entry_free(struct entry *e);
 
 /* patches.c */

@@ -78,21 +78,30 @@ static void *writer_thread(void *userdata) {
         return NULL;
 }
 
+/* The entries' JSON, made once at registration, joined: no JSON tree of
+ * the whole table is built for each write. */
 static char *serialise(struct registry *r, size_t *ret_len) {
-        _cleanup_json_ struct json_object *o = json_object_new_object();
-        struct json_object *a = json_object_new_array_ext((int) r->table.n);
-        const char *s;
+        struct buf out = { 0 };
+        bool first = true;
 
+        buf_appendf(&out, "{\"Format\":%d,\"Services\":[", STATE_FORMAT);
         for (h2o_linklist_t *l = r->table.all.next; l != &r->table.all; l = l->next) {
                 struct entry *e = H2O_STRUCT_FROM_MEMBER(struct entry, link, l);
                 /* Its own entry is made anew at each start, with its URL then. */
-                if (e != r->self)
-                        json_object_array_add(a, registration_to_json(&e->reg));
+                if (e == r->self)
+                        continue;
+                if (!first)
+                        buf_putc(&out, ',');
+                buf_append(&out, e->json, e->json_len);
+                first = false;
         }
-        json_object_object_add(o, "Format", json_object_new_int(STATE_FORMAT));
-        json_object_object_add(o, "Services", a);
-        s = json_to_string(o, ret_len);
-        return strndup(s, *ret_len);
+        buf_append(&out, "]}", 2);
+        if (out.failed) {
+                buf_done(&out);
+                return NULL;
+        }
+        *ret_len = out.len;
+        return out.data;
 }
 
 static void start_write(struct registry *r) {

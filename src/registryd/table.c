@@ -5,6 +5,7 @@
 #include "registry.h"
 
 void table_init(struct table *t) {
+        *t = (struct table){ 0 };
         hashmap_init(&t->by_url);
         hashmap_init(&t->by_name);
         h2o_linklist_init_anchor(&t->all);
@@ -91,6 +92,12 @@ static void unindex(struct table *t, struct entry *e, size_t n_required) {
         }
 }
 
+static char *registration_json(const struct registration *reg, size_t *ret_len) {
+        _cleanup_json_ struct json_object *o = registration_to_json(reg);
+        const char *s = json_to_string(o, ret_len);
+        return strndup(s, *ret_len);
+}
+
 int table_add(struct table *t, struct registry *r, struct registration *reg, struct entry **ret) {
         struct entry *e = calloc(1, sizeof(*e));
         struct group *g;
@@ -98,10 +105,16 @@ int table_add(struct table *t, struct registry *r, struct registration *reg, str
 
         if (!e)
                 return -ENOMEM;
+        e->json = registration_json(reg, &e->json_len);
+        if (!e->json) {
+                free(e);
+                return -ENOMEM;
+        }
         e->reg = *reg;
         e->registry = r;
         h2o_linklist_init_anchor(&e->outbox);
         if (hashmap_put(&t->by_url, e->reg.url, e) < 0) {
+                free(e->json);
                 free(e);
                 return -EEXIST;
         }
@@ -111,17 +124,21 @@ int table_add(struct table *t, struct registry *r, struct registration *reg, str
                 if (!(g = group_get(t, e->reg.required[i])) || array_append(&g->dependents, &g->n_dependents, e) < 0) {
                         unindex(t, e, i);
                         hashmap_remove(&t->by_url, e->reg.url);
+                        free(e->json);
                         free(e);
                         return -ENOMEM;
                 }
         h2o_linklist_insert(&t->all, &e->link);
         t->n++;
+        t->n_health[e->health]++;
+        t->listing_valid = false;
         *reg = (struct registration){ 0 };
         *ret = e;
         return 0;
 fail:
         unindex(t, e, 0);
         hashmap_remove(&t->by_url, e->reg.url);
+        free(e->json);
         free(e);
         return -ENOMEM;
 }
@@ -131,10 +148,13 @@ void table_remove(struct table *t, struct entry *e) {
         hashmap_remove(&t->by_url, e->reg.url);
         h2o_linklist_unlink(&e->link);
         t->n--;
+        t->n_health[e->health]--;
+        t->listing_valid = false;
 }
 
 void entry_free(struct entry *e) {
         registration_done(&e->reg);
+        free(e->json);
         free(e);
 }
 
@@ -146,21 +166,49 @@ void table_done(struct table *t) {
         }
         hashmap_done(&t->by_url);
         hashmap_done(&t->by_name);
+        buf_done(&t->listing);
 }
 
-struct json_object *entry_to_json(const struct entry *e) {
-        struct json_object *o = registration_to_json(&e->reg);
-        char when[32];
+void table_set_health(struct table *t, struct entry *e, enum health h, time_t last_check, unsigned failures) {
+        /* LastCheck is shown to the second: a probe in the same second with
+         * the same outcome changes nothing anyone can see. */
+        if (e->health != h || e->failures != failures || e->last_check != last_check)
+                t->listing_valid = false;
+        t->n_health[e->health]--;
+        t->n_health[h]++;
+        e->health = h;
+        e->last_check = last_check;
+        e->failures = failures;
+}
 
-        json_object_object_add(o, "Status", json_object_new_string(health_to_string(e->health)));
+void entry_append_json(struct buf *out, const struct entry *e) {
+        char when[32];
+        struct tm tm;
+
+        /* The registration's JSON less its closing brace, then the health. */
+        buf_append(out, e->json, e->json_len - 1);
+        buf_appendf(out, ",\"Status\":\"%s\",\"LastCheck\":", health_to_string(e->health));
         if (e->last_check) {
-                struct tm tm;
-                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&e->last_check, &tm));
-                json_object_object_add(o, "LastCheck", json_object_new_string(when));
+                strftime(when, sizeof(when), "\"%Y-%m-%dT%H:%M:%SZ\"", gmtime_r(&e->last_check, &tm));
+                buf_append(out, when, strlen(when));
         } else
-                json_object_object_add(o, "LastCheck", NULL);
-        json_object_object_add(o, "Failures", json_object_new_int((int) e->failures));
-        return o;
+                buf_append(out, "null", 4);
+        buf_appendf(out, ",\"Failures\":%u}", e->failures);
+}
+
+const struct buf *table_listing(struct table *t) {
+        if (t->listing_valid && !t->listing.failed)
+                return &t->listing;
+        buf_done(&t->listing);
+        buf_putc(&t->listing, '[');
+        for (h2o_linklist_t *l = t->all.next; l != &t->all; l = l->next) {
+                if (l != t->all.next)
+                        buf_putc(&t->listing, ',');
+                entry_append_json(&t->listing, H2O_STRUCT_FROM_MEMBER(struct entry, link, l));
+        }
+        buf_putc(&t->listing, ']');
+        t->listing_valid = true;
+        return &t->listing;
 }
 
 const char *registry_pick_log_service(void *userdata) {

@@ -258,7 +258,11 @@ static void test_reason(void **state) {
         assert_string_equal(http_reason(404), "Not Found");
         assert_string_equal(http_reason(409), "Conflict");
         assert_string_equal(http_reason(415), "Unsupported Media Type");
-        assert_string_equal(http_reason(599), "Unknown");
+        assert_string_equal(http_reason(410), "Gone");
+        /* A status without a phrase of its own gets its class's. */
+        assert_string_equal(http_reason(299), "Success");
+        assert_string_equal(http_reason(451), "Client Error");
+        assert_string_equal(http_reason(599), "Server Error");
 }
 
 static char *unescape(h2o_mem_pool_t *pool, const char *s) {

@@ -277,10 +277,24 @@ static void test_health_to_string(void **state) {
         assert_string_equal(health_to_string(HEALTH_CRITICAL), "critical");
 }
 
+/* entry_append_json() parsed back, as a client of GET /services sees it. */
+static struct json_object *entry_to_json(const struct entry *e) {
+        struct buf out = { 0 };
+        struct json_object *o = NULL;
+        const char *error;
+
+        entry_append_json(&out, e);
+        assert_false(out.failed);
+        assert_int_equal(json_parse_strict(out.data, out.len, &o, &error), 0);
+        buf_done(&out);
+        return o;
+}
+
 static void test_entry_to_json(void **state) {
         struct table t;
         struct entry *e;
         struct json_object *o, *v;
+        const struct buf *listing;
 
         table_init(&t);
         e = add(&t, "Grading", "http://h:6000", "[\"Log\"]");
@@ -298,9 +312,15 @@ static void test_entry_to_json(void **state) {
         assert_int_equal(json_object_get_int(v), 0);
         json_object_put(o);
 
-        e->health = HEALTH_CRITICAL;
-        e->last_check = 86400 + 3600 + 61; /* 1970-01-02 01:01:01 UTC */
-        e->failures = 3;
+        listing = table_listing(&t);
+        assert_non_null(strstr(listing->data, "\"Status\":\"unknown\""));
+        table_set_health(&t, e, HEALTH_CRITICAL, 86400 + 3600 + 61, 3); /* 1970-01-02 01:01:01 UTC */
+        assert_int_equal(t.n_health[HEALTH_CRITICAL], 1);
+        assert_int_equal(t.n_health[HEALTH_UNKNOWN], 0);
+        /* The listing is made again after the change. */
+        listing = table_listing(&t);
+        assert_non_null(strstr(listing->data, "\"Status\":\"critical\""));
+        assert_null(strstr(listing->data, "\"Status\":\"unknown\""));
         o = entry_to_json(e);
         assert_true(json_object_object_get_ex(o, "Status", &v));
         assert_string_equal(json_object_get_string(v), "critical");
