@@ -52,6 +52,20 @@ bool route_match(const char *pattern, const char *path, size_t len, struct route
         return true;
 }
 
+bool route_parse_id(h2o_iovec_t v, int64_t *ret) {
+        int64_t id = 0;
+
+        if (v.len == 0 || v.len > 18 || v.base[0] < '1' || v.base[0] > '9')
+                return false;
+        for (size_t i = 0; i < v.len; i++) {
+                if (v.base[i] < '0' || v.base[i] > '9')
+                        return false;
+                id = id * 10 + (v.base[i] - '0');
+        }
+        *ret = id;
+        return true;
+}
+
 static bool method_matches(const struct route *r, h2o_iovec_t method) {
         return streq(r->method, "*") || h2o_memis(method.base, method.len, r->method, strlen(r->method)) ||
                (streq(r->method, "GET") && h2o_memis(method.base, method.len, H2O_STRLIT("HEAD")));

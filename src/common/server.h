@@ -91,5 +91,9 @@ static inline void server_release(struct server *s) {
         s->busy--;
 }
 
+/* A path segment that is a positive decimal integer without leading zeros
+ * (what "/students/{id}" takes); anything else is no id. */
+bool route_parse_id(h2o_iovec_t segment, int64_t *ret);
+
 /* Exposed for unit tests: matches a path against a pattern. */
 bool route_match(const char *pattern, const char *path, size_t len, struct route_params *ret);

@@ -46,7 +46,7 @@ static int on_student(void *userdata, h2o_req_t *req, const struct route_params 
         int64_t id;
         int r;
 
-        if (!parse_id(p->v[0], &id))
+        if (!route_parse_id(p->v[0], &id))
                 return http_reply_error(req, 404, "no such student: ids are positive integers");
         sync_cache(g);
         snprintf(key, sizeof(key), "%" PRId64, id);
@@ -104,7 +104,7 @@ static int on_add_grade(void *userdata, h2o_req_t *req, const struct route_param
         int64_t id, grade_id;
         int r;
 
-        if (!parse_id(p->v[0], &id))
+        if (!route_parse_id(p->v[0], &id))
                 return http_reply_error(req, 404, "no such student: ids are positive integers");
         if (!http_json_body(req, &body))
                 return 0;
@@ -129,7 +129,7 @@ static int on_delete_grade(void *userdata, h2o_req_t *req, const struct route_pa
         int64_t id, grade_id;
         int r;
 
-        if (!parse_id(p->v[0], &id) || !parse_id(p->v[1], &grade_id))
+        if (!route_parse_id(p->v[0], &id) || !route_parse_id(p->v[1], &grade_id))
                 return http_reply_error(req, 404, "no such grade: ids are positive integers");
         r = db_delete_grade(&g->db, id, grade_id);
         if (r == -ENOENT)

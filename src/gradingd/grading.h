@@ -81,8 +81,6 @@ struct json_object *grade_to_json(int64_t id, const char *title, const char *typ
 /* validate.c: on failure a static reason. */
 int student_from_json(struct json_object *o, struct student_input *ret, const char **ret_error);
 int grade_from_json(struct json_object *o, struct grade_input *ret, const char **ret_error);
-/* A path segment that is a positive decimal integer without leading zeros. */
-bool parse_id(h2o_iovec_t segment, int64_t *ret);
 /* The shortest decimal that reads back as the same double ("85", "77.5"). */
 struct json_object *json_score(double score);
 

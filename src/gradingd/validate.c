@@ -68,20 +68,6 @@ int grade_from_json(struct json_object *o, struct grade_input *ret, const char *
         return 0;
 }
 
-bool parse_id(h2o_iovec_t v, int64_t *ret) {
-        int64_t id = 0;
-
-        if (v.len == 0 || v.len > 18 || v.base[0] < '1' || v.base[0] > '9')
-                return false;
-        for (size_t i = 0; i < v.len; i++) {
-                if (v.base[i] < '0' || v.base[i] > '9')
-                        return false;
-                id = id * 10 + (v.base[i] - '0');
-        }
-        *ret = id;
-        return true;
-}
-
 struct json_object *json_score(double score) {
         char s[64];
 

@@ -11,21 +11,6 @@
 
 static const char *const grade_types[] = { "Quiz", "Test", "Exam", "Homework" };
 
-/* A path segment that is a positive integer without leading zeros. */
-static bool parse_id(h2o_iovec_t v, int64_t *ret) {
-        int64_t id = 0;
-
-        if (v.len == 0 || v.len > 18 || v.base[0] < '1' || v.base[0] > '9')
-                return false;
-        for (size_t i = 0; i < v.len; i++) {
-                if (v.base[i] < '0' || v.base[i] > '9')
-                        return false;
-                id = id * 10 + (v.base[i] - '0');
-        }
-        *ret = id;
-        return true;
-}
-
 /* "87.3" for the page; the seed printed NaN% for a student without grades. */
 static void add_average_text(struct json_object *student) {
         struct json_object *avg = json_get(student, "Average");
@@ -159,7 +144,7 @@ static int on_student(void *userdata, h2o_req_t *req, const struct route_params 
         struct form *f = h2o_mem_alloc_pool(&req->pool, sizeof(*f));
 
         *f = (struct form){ 0 };
-        if (!parse_id(params->v[0], &f->id))
+        if (!route_parse_id(params->v[0], &f->id))
                 return render_error(p, req, 404, "Student not found", "Student IDs are positive whole numbers.");
         return show_student(p, req, f);
 }
@@ -219,7 +204,7 @@ static int on_add_grade(void *userdata, h2o_req_t *req, const struct route_param
         size_t len;
 
         *f = (struct form){ 0 };
-        if (!parse_id(params->v[0], &f->id))
+        if (!route_parse_id(params->v[0], &f->id))
                 return render_error(p, req, 404, "Student not found", "Student IDs are positive whole numbers.");
         if (!http_content_type_is(req, "application/x-www-form-urlencoded"))
                 return render_error(p, req, 415, "Unsupported form", "The form must be sent as a web form.");

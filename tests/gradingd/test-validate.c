@@ -307,7 +307,7 @@ static void test_student_invalid_utf8(void **state) {
 
 static bool id_of(const char *s, int64_t *ret) {
         *ret = -12345;
-        return parse_id(h2o_iovec_init(s, strlen(s)), ret);
+        return route_parse_id(h2o_iovec_init(s, strlen(s)), ret);
 }
 
 static void test_parse_id_valid(void **state) {
@@ -322,7 +322,7 @@ static void test_parse_id_valid(void **state) {
         assert_true(id_of("999999999999999999", &id)); /* 18 digits */
         assert_true(id == INT64_C(999999999999999999));
         /* Only the segment counts, not what follows it in memory. */
-        assert_true(parse_id(h2o_iovec_init("12/grades", 2), &id));
+        assert_true(route_parse_id(h2o_iovec_init("12/grades", 2), &id));
         assert_int_equal(id, 12);
 }
 
@@ -336,9 +336,9 @@ static void test_parse_id_invalid(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 if (id_of(bad[i], &id))
                         fail_msg("'%s' parsed as id %" PRId64, bad[i], id);
-        assert_false(parse_id(h2o_iovec_init("", 0), &id));
+        assert_false(route_parse_id(h2o_iovec_init("", 0), &id));
         /* A NUL in the segment is not a digit. */
-        assert_false(parse_id(h2o_iovec_init("1\0" "2", 3), &id));
+        assert_false(route_parse_id(h2o_iovec_init("1\0" "2", 3), &id));
 }
 
 static void test_parse_id_no_overflow(void **state) {
