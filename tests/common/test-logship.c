@@ -17,16 +17,7 @@
 #include "log.h"
 #include "logship.h"
 
-/* cmocka's TAP output drops fail_msg()'s text: say it as a TAP diagnostic. */
-#undef fail_msg
-#define fail_msg(...)                                                                                                  \
-        do {                                                                                                           \
-                printf("# ");                                                                                          \
-                printf(__VA_ARGS__);                                                                                   \
-                printf("\n");                                                                                          \
-                fflush(stdout);                                                                                        \
-                fail();                                                                                                \
-        } while (0)
+#include "tap.h"
 
 static const char *pick_none(void *userdata) {
         return NULL;

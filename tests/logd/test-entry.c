@@ -15,16 +15,7 @@
 #include "log.h"
 #include "logd.h"
 
-/* cmocka's TAP output drops fail_msg()'s text: say it as a TAP diagnostic. */
-#undef fail_msg
-#define fail_msg(...)                                                                                                  \
-        do {                                                                                                           \
-                printf("# ");                                                                                          \
-                printf(__VA_ARGS__);                                                                                   \
-                printf("\n");                                                                                          \
-                fflush(stdout);                                                                                        \
-                fail();                                                                                                \
-        } while (0)
+#include "tap.h"
 
 /* log_escape() of len bytes of s into a fresh string (caller frees). */
 static char *escape_n(const char *s, size_t len, const char *extra) {

@@ -16,16 +16,7 @@
 #include "logd.h"
 #include "utf8.h"
 
-/* cmocka's TAP output drops fail_msg()'s text: say it as a TAP diagnostic. */
-#undef fail_msg
-#define fail_msg(...)                                                                                                  \
-        do {                                                                                                           \
-                printf("# ");                                                                                          \
-                printf(__VA_ARGS__);                                                                                   \
-                printf("\n");                                                                                          \
-                fflush(stdout);                                                                                        \
-                fail();                                                                                                \
-        } while (0)
+#include "tap.h"
 
 #define T0 1764073268000LL /* 2025-11-25T12:21:08.000Z */
 
