@@ -248,6 +248,18 @@ int httpc_init(struct httpc *c, h2o_evloop_t *loop, struct timers *timers) {
         return 0;
 }
 
+int httpc_post_json(struct httpc *c, const char *url, const char *body, size_t len, uint64_t timeout_ms, httpc_cb_t cb,
+                    void *userdata, struct httpc_transfer **ret) {
+        return httpc_start(c,
+                           &(struct httpc_request){ .method = "POST",
+                                                    .url = url,
+                                                    .content_type = "application/json",
+                                                    .body = body,
+                                                    .body_len = len,
+                                                    .timeout_ms = timeout_ms },
+                           cb, userdata, ret);
+}
+
 void httpc_set_max_connections(struct httpc *c, size_t n) {
         curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long) n);
 }

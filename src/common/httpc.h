@@ -60,5 +60,8 @@ void httpc_done(struct httpc *c);
 
 int httpc_start(struct httpc *c, const struct httpc_request *req, httpc_cb_t cb, void *userdata,
                 struct httpc_transfer **ret);
+/* POST of a JSON body, the most common request here. */
+int httpc_post_json(struct httpc *c, const char *url, const char *body, size_t len, uint64_t timeout_ms, httpc_cb_t cb,
+                    void *userdata, struct httpc_transfer **ret);
 /* Ends a transfer without calling its callback. */
 void httpc_cancel(struct httpc *c, struct httpc_transfer *t);

@@ -140,14 +140,7 @@ static void send_next(struct logship *ls) {
         }
         body = logship_batch(ls, &len, &ls->in_flight, &ls->in_flight_notice);
         if (!body || asprintf(&url, "%s/log", base) < 0 ||
-            httpc_start(ls->httpc,
-                        &(struct httpc_request){ .method = "POST",
-                                                 .url = url,
-                                                 .content_type = "application/json",
-                                                 .body = body,
-                                                 .body_len = len,
-                                                 .timeout_ms = 5000 },
-                        on_sent, ls, &ls->call) < 0) {
+            httpc_post_json(ls->httpc, url, body, len, 5000, on_sent, ls, &ls->call) < 0) {
                 ls->in_flight = 0;
                 ls->in_flight_notice = 0;
                 (void) timer_start(&ls->server->timers, &ls->kick, BACKOFF_MAX_MS);

@@ -288,14 +288,7 @@ static void send_registration(struct regclient *c) {
                 return;
         body = json_to_string(o, &len);
         if (asprintf(&url, "%s/services", c->registry_url) < 0 ||
-            httpc_start(c->httpc,
-                        &(struct httpc_request){ .method = "POST",
-                                                 .url = url,
-                                                 .content_type = "application/json",
-                                                 .body = body,
-                                                 .body_len = len,
-                                                 .timeout_ms = 5000 },
-                        on_registered, c, &c->call) < 0)
+            httpc_post_json(c->httpc, url, body, len, 5000, on_registered, c, &c->call) < 0)
                 schedule_retry(c);
 }
 

@@ -29,12 +29,24 @@ void registry_remove_entry(struct registry *r, struct entry *e, bool notify) {
         store_changed(r);
 }
 
+int registry_add_entry(struct registry *r, struct registration *reg, struct entry **ret) {
+        int e = table_add(&r->table, r, reg, ret);
+
+        if (e < 0) {
+                registration_done(reg);
+                return e;
+        }
+        health_init_entry(*ret);
+        patches_init_entry(*ret);
+        return 0;
+}
+
 /* Registering a URL again replaces its entry. Its dependents hear of it only
  * if what they see changes: a new name, or an entry back from critical. */
 static int on_register(void *userdata, h2o_req_t *req, const struct route_params *p) {
         struct registry *r = userdata;
         _cleanup_json_ struct json_object *o = NULL;
-        _cleanup_free_ char *old_name = NULL;
+        _cleanup_free_ char *old_name = NULL, *old_url = NULL;
         struct registration reg;
         struct entry *e, *old;
         bool was_visible = false;
@@ -50,21 +62,19 @@ static int on_register(void *userdata, h2o_req_t *req, const struct route_params
         if (old) {
                 was_visible = entry_discoverable(old);
                 old_name = strdup(old->reg.name);
-                if (!old_name) {
+                old_url = strdup(old->reg.url);
+                if (!old_name || !old_url) {
                         registration_done(&reg);
                         return http_reply_error(req, 500, "out of memory");
                 }
                 registry_remove_entry(r, old, false);
         }
-        ret = table_add(&r->table, r, &reg, &e);
+        ret = registry_add_entry(r, &reg, &e);
         if (ret < 0) {
                 if (old_name && was_visible)
-                        patches_broadcast(r, old_name, reg.url, false, NULL);
-                registration_done(&reg);
+                        patches_broadcast(r, old_name, old_url, false, NULL);
                 return http_reply_error(req, 500, "cannot store the registration: %s", strerror(-ret));
         }
-        health_init_entry(e);
-        patches_init_entry(e);
         r->n_registrations++;
         store_changed(r);
         log_info("%s %s at %s.", old_name ? "Re-registered" : "Registered", e->reg.name, e->reg.url);
@@ -177,13 +187,9 @@ int registry_add_self(struct registry *r) {
         old = table_find(&r->table, reg.url);
         if (old)
                 registry_remove_entry(r, old, false);
-        ret = table_add(&r->table, r, &reg, &e);
-        if (ret < 0) {
-                registration_done(&reg);
+        ret = registry_add_entry(r, &reg, &e);
+        if (ret < 0)
                 return ret;
-        }
-        health_init_entry(e);
-        patches_init_entry(e);
         r->self = e;
         store_changed(r);
         return 0;

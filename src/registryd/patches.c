@@ -103,14 +103,8 @@ static void deliver(struct registry *r, struct entry *e) {
         if (e->delivery || timer_pending(&e->delivery_retry) || h2o_linklist_is_empty(&e->outbox))
                 return;
         p = H2O_STRUCT_FROM_MEMBER(struct patch_out, link, e->outbox.next);
-        if (httpc_start(r->httpc,
-                        &(struct httpc_request){ .method = "POST",
-                                                 .url = e->reg.update_url,
-                                                 .content_type = "application/json",
-                                                 .body = p->body,
-                                                 .body_len = p->len,
-                                                 .timeout_ms = r->settings.patch_timeout_ms },
-                        on_delivered, e, &e->delivery) < 0) {
+        if (httpc_post_json(r->httpc, e->reg.update_url, p->body, p->len, r->settings.patch_timeout_ms, on_delivered, e,
+                            &e->delivery) < 0) {
                 entry_answer_waiter(e);
                 (void) timer_start(r->timers, &e->delivery_retry, DELIVERY_BACKOFF_MAX_MS);
         }

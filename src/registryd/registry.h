@@ -181,5 +181,8 @@ int api_add_routes(struct registry *r);
 /* Its own entry, listed and probed like the others; removed at shutdown. */
 int registry_add_self(struct registry *r);
 void registry_remove_self(struct registry *r);
+/* Adds a registration (taking its contents) with its heartbeat and its
+ * patch queue; on failure the registration is freed. */
+int registry_add_entry(struct registry *r, struct registration *reg, struct entry **ret);
 /* Removes an entry and tells its dependents; shared by DELETE and replace. */
 void registry_remove_entry(struct registry *r, struct entry *e, bool notify);

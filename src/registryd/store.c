@@ -192,7 +192,6 @@ static int load_entry(struct registry *r, struct json_object *o) {
         struct registration reg;
         struct entry *e;
         const char *error;
-        int ret;
 
         if (registration_from_json(o, &reg, &error) < 0) {
                 log_error("Invalid registration in %s: %s", r->store.path, error);
@@ -202,14 +201,7 @@ static int load_entry(struct registry *r, struct json_object *o) {
                 registration_done(&reg);
                 return 0;
         }
-        ret = table_add(&r->table, r, &reg, &e);
-        if (ret < 0) {
-                registration_done(&reg);
-                return ret;
-        }
-        health_init_entry(e);
-        patches_init_entry(e);
-        return 0;
+        return registry_add_entry(r, &reg, &e);
 }
 
 static int read_file(const char *path, char **ret, size_t *ret_len) {
