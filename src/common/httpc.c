@@ -145,34 +145,78 @@ static void on_sock_out(h2o_socket_t *sock, const char *err) {
         check_done(c);
 }
 
+/* The wrapper of curl's fd, kept while the connection lives: curl says
+ * CURL_POLL_REMOVE at the end of every transfer, also of a connection it
+ * keeps for the next one, and making the wrapper again for each transfer
+ * (a dup(), an epoll registration, a close()) costs more than the transfer
+ * itself on loopback. It goes when curl closes the socket. */
+static struct httpc_sock *sock_get(struct httpc *c, curl_socket_t fd) {
+        struct httpc_sock *hs;
+        int dupfd;
+
+        if ((size_t) fd < c->n_socks && c->socks[fd])
+                return c->socks[fd];
+        if ((size_t) fd >= c->n_socks) {
+                size_t n = (size_t) fd + 64;
+                struct httpc_sock **socks = reallocarray(c->socks, n, sizeof(*socks));
+                if (!socks)
+                        return NULL;
+                memset(socks + c->n_socks, 0, (n - c->n_socks) * sizeof(*socks));
+                c->socks = socks;
+                c->n_socks = n;
+        }
+        dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (dupfd < 0)
+                return NULL;
+        hs = calloc(1, sizeof(*hs));
+        if (!hs) {
+                close(dupfd);
+                return NULL;
+        }
+        hs->client = c;
+        hs->fd = fd;
+        hs->sock = h2o_evloop_socket_create(c->loop, dupfd, H2O_SOCKET_FLAG_DONT_READ);
+        hs->sock->data = hs;
+        c->socks[fd] = hs;
+        return hs;
+}
+
+static void sock_close(struct httpc *c, curl_socket_t fd) {
+        struct httpc_sock *hs = (size_t) fd < c->n_socks ? c->socks[fd] : NULL;
+
+        if (!hs)
+                return;
+        c->socks[fd] = NULL;
+        h2o_socket_close(hs->sock); /* closes the dup; freed by h2o on the next turn */
+        if (hs == c->in_action)
+                c->in_action_removed = true; /* on_sock_out still uses it */
+        else
+                free(hs);
+}
+
+static int on_curl_close(void *userp, curl_socket_t fd) {
+        sock_close(userp, fd);
+        return close(fd);
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         struct httpc *c = userp;
         struct httpc_sock *hs = socketp;
 
         if (what == CURL_POLL_REMOVE) {
-                if (!hs)
-                        return 0;
-                h2o_socket_close(hs->sock); /* closes the dup; freed by h2o on the next turn */
+                /* Idle until curl uses the connection again, or closes it. */
+                if (hs) {
+                        hs->what = 0;
+                        if (h2o_socket_is_reading(hs->sock))
+                                h2o_socket_read_stop(hs->sock);
+                }
                 curl_multi_assign(c->multi, fd, NULL);
-                if (hs == c->in_action)
-                        c->in_action_removed = true; /* on_sock_out still uses it */
-                else
-                        free(hs);
                 return 0;
         }
         if (!hs) {
-                int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-                if (dupfd < 0)
+                hs = sock_get(c, fd);
+                if (!hs)
                         return -1;
-                hs = calloc(1, sizeof(*hs));
-                if (!hs) {
-                        close(dupfd);
-                        return -1;
-                }
-                hs->client = c;
-                hs->fd = fd;
-                hs->sock = h2o_evloop_socket_create(c->loop, dupfd, H2O_SOCKET_FLAG_DONT_READ);
-                hs->sock->data = hs;
                 curl_multi_assign(c->multi, fd, hs);
         }
         hs->what = what;
@@ -288,9 +332,14 @@ void httpc_done(struct httpc *c) {
                 curl_easy_cleanup(c->idle[--c->n_idle]);
         free(c->idle);
         c->idle = NULL;
-        /* Closing the connection cache calls on_curl_socket(REMOVE) for each. */
+        /* Closing the connection cache closes each socket through on_curl_close(). */
         curl_multi_cleanup(c->multi);
         c->multi = NULL;
+        for (size_t fd = 0; fd < c->n_socks; fd++)
+                sock_close(c, (curl_socket_t) fd);
+        free(c->socks);
+        c->socks = NULL;
+        c->n_socks = 0;
         timer_stop(c->timers, &c->timer);
         curl_global_cleanup();
 }
@@ -321,6 +370,8 @@ int httpc_start(struct httpc *c, const struct httpc_request *req, httpc_cb_t cb,
         curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) (req->timeout_ms ?: 5000));
         curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+        curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, c);
         curl_easy_setopt(t->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
         if (!streq(method, "GET"))
                 curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, method);

@@ -48,6 +48,8 @@ struct httpc {
         bool closing;
         CURL **idle; /* easy handles kept for the next transfers */
         size_t n_idle;
+        struct httpc_sock **socks; /* by curl's fd */
+        size_t n_socks;
 };
 
 int httpc_init(struct httpc *c, h2o_evloop_t *loop, struct timers *timers);
