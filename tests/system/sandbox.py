@@ -11,6 +11,7 @@ in a network namespace of its own (the grades ports never meet the host's).
     box.build()                  # debootstrap, unless cached (keyed by packages)
     box.up()                     # boots; returns when systemd says "running"
     box.copy_in("stage/root")    # a DESTDIR tree, unpacked over the container's /
+    box.push(["x.deb"], "/tmp/d")  # files into a directory inside
     box.run("systemctl", "start", "grades.target")
     box.down()                   # halts it; the overlay is gone
 
@@ -415,3 +416,21 @@ class Sandbox:
         pack.stdout.close()
         if pack.wait() != 0 or unpack.returncode != 0:
             raise SandboxError("copying %s into the container failed: %s" % (tree, unpack.stderr))
+
+    def push(self, files, directory):
+        """Copies the files into directory inside (made if missing, mode
+        0755; the files 0644), through copy_in; returns their paths inside."""
+        with tempfile.TemporaryDirectory(prefix="grades-push-") as tree:
+            target = os.path.join(tree, directory.strip("/"))
+            os.makedirs(target)
+            d = target
+            while True:  # copy_in keeps existing directories as they are; new ones get these modes
+                os.chmod(d, 0o755)
+                if d == tree:
+                    break
+                d = os.path.dirname(d)
+            for f in files:
+                shutil.copyfile(f, os.path.join(target, os.path.basename(f)))
+                os.chmod(os.path.join(target, os.path.basename(f)), 0o644)
+            self.copy_in(tree)
+        return [os.path.join(directory, os.path.basename(f)) for f in files]

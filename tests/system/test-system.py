@@ -8,17 +8,26 @@
 # Needs root (systemd-nspawn, debootstrap; both are apt-get installed if
 # missing) and, the first time, Debian's archive: the root file system is
 # cached in /var/tmp/grades-system-test/ (1 minute to make, 1 s to boot).
-# The build is installed with make install DESTDIR= from a second build
+#
+# What it tests is the Debian package by default: grades_*.deb, built with
+# DEB_BUILD_OPTIONS=nocheck tools/build-deb (the unit and integration tests
+# have run in this make check already) and cached in
+# $GRADES_BUILDDIR/_system-deb/ (tests/system/systest.py; test-package.py
+# uses the same build), installed with apt-get install ./grades_*.deb. With
+# GRADES_SYSTEM_FROM=destdir (quicker while iterating, and the fallback
+# outside a git checkout) it is make install DESTDIR= from a second build
 # tree, $GRADES_BUILDDIR/_system-stage, configured with --prefix=/usr
 # --sysconfdir=/etc --localstatedir=/var.
 #
 # Skips itself (1..0 # SKIP) when not root, when the tools cannot be had,
-# when the archive cannot be reached for a first build, in a sanitizer build
-# (GRADES_SANITIZERS=1 or configure --enable-sanitizers: one run is enough),
-# or with GRADES_SYSTEM_TEST=0. Prints the times it measures at the end and
-# saves the container's journal to tests/artifacts/system-journal.txt.
+# when the archive cannot be reached for a first build, in the package build
+# (GRADES_PACKAGE_BUILD=1), in a sanitizer build (GRADES_SANITIZERS=1 or
+# configure --enable-sanitizers: one run is enough), or with
+# GRADES_SYSTEM_TEST=0. Prints the times it measures at the end and saves
+# the container's journal to tests/artifacts/system-journal.txt.
 #
 # Alone: sudo make check TESTS=tests/system/test-system.py
+#        sudo make check TESTS=tests/system/test-system.py GRADES_SYSTEM_FROM=destdir
 import glob
 import json
 import os
@@ -27,10 +36,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import sandbox  # next to this file
+import systest
 from grades_test import Skip, Suite, builddir, srcdir, wait_until
+from systest import archive_reachable, artifacts_dir, bail_out, run_logged, skip_all
 
 DAEMONS = ("registry", "log", "grading", "portal")
 PORTS = {"registry": 3000, "log": 4000, "grading": 6000, "portal": 5005}
@@ -61,42 +71,6 @@ def out(msg):
 
 # ------------------------------------------------------------- set-up ----
 
-def skip_all(reason):
-    print("1..0 # SKIP %s" % reason, flush=True)
-    sys.exit(0)
-
-
-def bail_out(reason):
-    for line in str(reason).splitlines()[1:]:
-        out(line)
-    print("Bail out! %s" % str(reason).splitlines()[0], flush=True)
-    sys.exit(1)
-
-
-def sanitizer_build():
-    if os.environ.get("GRADES_SANITIZERS") == "1":
-        return True
-    try:
-        with open(os.path.join(builddir(), "Makefile")) as f:
-            return any(line.startswith("SANITIZE_CFLAGS = -fsanitize") for line in f)
-    except OSError:
-        return False
-
-
-def run_logged(cmd, log, cwd=None):
-    """Runs cmd with its output appended to log; raises with the log's tail.
-    The make check that runs us passes its variables (prefix=..., say) and
-    jobserver in MAKEFLAGS: not to this build."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    with open(log, "a") as f:
-        f.write("$ %s\n" % " ".join(cmd))
-        f.flush()
-        r = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        with open(log, errors="replace") as f:
-            raise RuntimeError("%s failed (exit %d); %s ends:\n%s" % (cmd[0], r.returncode, log, f.read()[-3000:]))
-
-
 def install_stage():
     """make install DESTDIR= from a build configured for /usr, /etc and /var;
     returns the DESTDIR."""
@@ -123,47 +97,47 @@ def install_stage():
     return dest
 
 
-def archive_reachable():
-    try:
-        urllib.request.urlopen("%s/dists/%s/Release" % (sandbox.MIRROR, sandbox.SUITE), timeout=15).close()
-        return True
-    except OSError:
-        return False
-
-
-def artifacts_dir():
-    for base in (srcdir(), builddir()):
-        d = os.path.realpath(os.path.join(base, "tests", "artifacts"))
-        try:
-            os.makedirs(d, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d
-        except OSError:
-            pass
-    return "."
+# What is installed: "package" (the default) or "destdir".
+FROM = os.environ.get("GRADES_SYSTEM_FROM") or "package"
 
 
 def prepare():
-    """Everything before the first test case; skips or bails out."""
-    if os.environ.get("GRADES_SYSTEM_TEST") == "0":
-        skip_all("GRADES_SYSTEM_TEST=0")
-    if sanitizer_build():
-        skip_all("sanitizer build: the system test runs in the normal build only")
-    if os.geteuid() != 0:
-        skip_all("needs root (systemd-nspawn, debootstrap)")
+    """Everything before the first test case; skips or bails out. Returns the
+    box and what to install: a systest.Package, or a DESTDIR."""
+    global FROM
+    why = systest.skip_reason()
+    if why:
+        skip_all(why)
+    if FROM not in ("package", "destdir"):
+        bail_out("GRADES_SYSTEM_FROM=%s: package (the default) or destdir" % FROM)
     try:
         sandbox.install_tools(out)
     except (sandbox.SandboxError, OSError) as e:
         skip_all("no systemd-nspawn or debootstrap, and apt-get could not install them: %s"
                  % str(e).splitlines()[0])
+    if FROM == "package":
+        why = systest.cannot_build_deb()
+        if why:
+            out("cannot build the .deb (%s): installing with make install DESTDIR= instead" % why)
+            FROM = "destdir"
     started = time.monotonic()
+    if FROM == "package":
+        try:
+            what = systest.build_deb(log=out)
+        except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+            bail_out("building the .deb failed: %s" % e)
+        out("%s: %s" % (what.path, "from the cache" if what.cached else "built in %.1f s" % what.seconds))
+    else:
+        try:
+            what = install_stage()
+        except RuntimeError as e:
+            bail_out("make install DESTDIR= failed: %s" % e)
+        out("make install DESTDIR=%s: %.1f s" % (what, time.monotonic() - started))
     try:
-        dest = install_stage()
-    except RuntimeError as e:
-        bail_out("make install DESTDIR= failed: %s" % e)
-    out("make install DESTDIR=%s: %.1f s" % (dest, time.monotonic() - started))
-    try:
-        packages = sandbox.runtime_packages(sorted(glob.glob(dest + "/usr/sbin/grades-*")))
+        if FROM == "package":
+            packages = systest.runtime_packages(what.path)
+        else:
+            packages = sandbox.runtime_packages(sorted(glob.glob(what + "/usr/sbin/grades-*")))
     except (sandbox.SandboxError, subprocess.SubprocessError, OSError) as e:
         bail_out("cannot tell which Debian packages the daemons need: %s" % e)
     box = sandbox.Sandbox(packages, log=out)
@@ -177,13 +151,13 @@ def prepare():
             out("cached Debian root %s" % box.rootfs)
     except (sandbox.SandboxError, subprocess.SubprocessError, OSError) as e:
         bail_out("cannot make the Debian root: %s" % e)
-    return box, dest
+    return box, what
 
 
 # -------------------------------------------------------------- helpers ----
 
 box = None
-stage = None
+stage = None  # what is installed: a systest.Package, or a DESTDIR (GRADES_SYSTEM_FROM=destdir)
 measured = []  # (what, seconds) for the summary
 
 
@@ -343,7 +317,8 @@ suite = Suite("system: the installed units under systemd 252 in systemd-nspawn",
 state = {}
 
 
-@suite.test("the container boots; the install is copied in; grades.target and its 8 units load; it is enabled")
+@suite.test("the container boots; the build is installed (GRADES_SYSTEM_FROM=%s); grades.target and its 8 units "
+            "load; it is enabled" % FROM)
 def _(t):
     started = time.monotonic()
     try:
@@ -352,17 +327,40 @@ def _(t):
         box.down()
         t.fail(str(e))
     t.diag("booted in %.2f s (leader PID %d on the host)" % (time.monotonic() - started, box.leader))
-    box.copy_in(stage)
-    inside(t, "systemctl", "daemon-reload")
+    if FROM == "package":
+        path = box.push([stage.path], systest.DEB_DIR_INSIDE)[0]
+        started = time.monotonic()
+        tool, r = systest.install_deb(box, path)
+        t.diag("%s %s: exit %d, %.2f s" % (tool, path, r.returncode, time.monotonic() - started))
+        if r.returncode != 0:
+            t.fail("%s %s failed:\n%s%s" % (tool, path, r.stdout[-3000:], r.stderr[-2000:]))
+        status = box.run("dpkg-query", "-W", "-f", "${Status} ${Version}", "grades").stdout
+        t.eq(status, "install ok installed " + stage.version, "dpkg-query status of grades")
+    else:
+        box.copy_in(stage)
+        inside(t, "systemctl", "daemon-reload")
     listed = inside(t, "systemctl", "list-unit-files", "--no-legend", "grades*")
     units = sorted(line.split()[0] for line in listed.splitlines() if line.strip())
     t.eq(units, sorted(["grades.target"] + [service(d) for d in DAEMONS] + [socket_unit(d) for d in DAEMONS]),
          "installed units")
     missing = inside(t, "sh", "-c", "ldd /usr/sbin/grades-* | grep 'not found' || true")
     t.eq(missing, "", "libraries the installed daemons cannot find")
-    # As the Debian package does. It also keeps the units loaded once they
-    # have stopped, so that systemctl show still has their Result and exit.
-    inside(t, "systemctl", "enable", "--quiet", "grades.target")
+    if FROM == "package":
+        # The package enables grades.target and the sockets, and starts
+        # them; the cases below start from a stopped grades.target (the cold
+        # start they measure), as after a DESTDIR install.
+        t.eq(box.run("systemctl", "is-enabled", "grades.target").stdout.strip(), "enabled", "grades.target")
+        t.eq(box.run("systemctl", "is-active", "grades.target").stdout.strip(), "active",
+             "grades.target after the install")
+        inside(t, "systemctl", "stop", "grades.target")
+        for d in DAEMONS:
+            t.eq(show(socket_unit(d), "ActiveState")["ActiveState"], "inactive",
+                 "%s after systemctl stop grades.target" % socket_unit(d))
+    else:
+        # As the Debian package does. It also keeps the units loaded once
+        # they have stopped, so that systemctl show still has their Result
+        # and exit.
+        inside(t, "systemctl", "enable", "--quiet", "grades.target")
 
 
 @suite.test("systemd-analyze verify is clean for every installed unit")
