@@ -8,15 +8,13 @@
 -- in turn. done() prints "batches: N ok, M failed" and "lines: N ok" (N
 -- entries per 200).
 
-local threads = {}
+local bench = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib.lua")
 local per = 100
 
 -- Read by done() through thread:get(), so global in the thread's state.
-ok, bad, first_error, n = 0, 0, "", 100
+n = 100
 
-function setup(thread)
-   table.insert(threads, thread)
-end
+setup = bench.setup
 
 function init(args)
    per = tonumber(args[1] or "100")
@@ -35,28 +33,15 @@ function init(args)
    wrk.body = "[" .. table.concat(entries, ",") .. "]"
 end
 
-function response(status, headers, body)
-   if status == 200 then
-      ok = ok + 1
-   else
-      bad = bad + 1
-      if first_error == "" then
-         first_error = status .. " " .. string.sub(body or "", 1, 200)
-      end
-   end
-end
+response = bench.counter(200)
 
 function done(summary, latency, requests)
-   local n_ok, n_bad, err, per_batch = 0, 0, "", 0
-   for _, t in ipairs(threads) do
-      n_ok = n_ok + t:get("ok")
-      n_bad = n_bad + t:get("bad")
+   local n_ok, n_bad, err = bench.totals()
+   local per_batch = 0
+   for _, t in ipairs(bench.threads) do
       per_batch = t:get("n")
-      if err == "" then err = t:get("first_error") end
    end
    io.write(string.format("batches: %d ok, %d failed\n", n_ok, n_bad))
    io.write(string.format("lines: %d ok, %d failed\n", n_ok * per_batch, n_bad * per_batch))
-   if err ~= "" then
-      io.write("first failure: " .. err .. "\n")
-   end
+   bench.first_failure(err)
 end

@@ -22,120 +22,20 @@
 
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
 TEXT_LUA=$HERE/log-text.lua
 BATCH_LUA=$HERE/log-batch.lua
-CLK_TCK=$(getconf CLK_TCK)
+# shellcheck disable=SC2034 # read by wrk_parse
+WRK_COUNT=lines # the counts log-text.lua and log-batch.lua print
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-50}
 
-die() {
-        echo "log.sh: $*" >&2
-        exit 1
-}
-
-LOGD=${1:-${LOGD:-}}
-if [ -z "$LOGD" ]; then
-        for c in ./src/logd/grades-logd "$HERE/../src/logd/grades-logd"; do
-                if [ -x "$c" ]; then
-                        LOGD=$c
-                        break
-                fi
-        done
-fi
-[ -n "$LOGD" ] && [ -x "$LOGD" ] || die "grades-logd not found; build it, then pass its path"
-LOGD=$(cd "$(dirname "$LOGD")" && pwd)/$(basename "$LOGD")
-for tool in wrk curl awk; do
-        command -v "$tool" >/dev/null || die "needs $tool: apt-get install wrk curl gawk"
-done
+find_built LOGD "${1:-${LOGD:-}}" src/logd/grades-logd
+need_tools "wrk curl gawk" wrk curl awk
 [ -f "$TEXT_LUA" ] && [ -f "$BATCH_LUA" ] || die "missing $TEXT_LUA or $BATCH_LUA"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/grades-bench-log.XXXXXX")
-PIDS=" " # every process started here, so the trap can end them
-PROBLEMS=()
-SUMMARY=()
-
-cleanup() {
-        local p
-        for p in $PIDS; do
-                kill "$p" 2>/dev/null
-        done
-        for p in $PIDS; do
-                wait "$p" 2>/dev/null
-        done
-        if [ "${KEEP:-0}" = 1 ]; then
-                echo "Kept $TMP"
-        else
-                rm -rf "$TMP"
-        fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-started() { PIDS+="$1 "; }
-ended() { PIDS=${PIDS/ $1 / }; }
-
-problem() {
-        PROBLEMS+=("$*")
-        echo "  !! $*"
-}
-
-# A port nobody listens on; ports handed out before are not reused.
-USED_PORTS=" "
-free_port() {
-        local p
-        while :; do
-                # below the usual ephemeral range (32768-60999), so no
-                # outgoing connection holds it
-                p=$((10000 + RANDOM % 22000))
-                case $USED_PORTS in *" $p "*) continue ;; esac
-                if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-                        USED_PORTS+="$p "
-                        PORT=$p
-                        return
-                fi
-        done
-}
-
-wait_http() {
-        local i
-        for ((i = 0; i < 200; i++)); do
-                curl -s -o /dev/null --max-time 1 "$1" && return 0
-                sleep 0.05
-        done
-        return 1
-}
-
-now() { date +%s.%N; }
-# calc DIGITS EXPR: the value of an arithmetic expression (of our own numbers)
-calc() { awk "BEGIN { printf \"%.$1f\", ($2) }"; }
-# num X: X rounded, with thousands separators
-num() { awk -v x="$1" 'BEGIN { s = sprintf("%d", x + 0.5); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }; print s o }'; }
-# ge A B: A >= B, as numbers
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-verdict() { if "$@"; then echo "ok"; else echo "MISSED"; fi; }
-
-# utime + stime of every thread of a process, in clock ticks; utime alone.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-user_ticks() { awk '{ sub(/^.*\) /, ""); print $12 }' "/proc/$1/stat"; }
-
-# Private_Clean + Private_Dirty of smaps_rollup in kB (the target's figure).
-mem_rollup() { awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
-# The same split: outside shared-library mappings, and inside them.
-mem_split() {
-        awk '
-                /^[0-9a-f]+-[0-9a-f]+ / { lib = ($6 ~ /\.so(\.[0-9]+)*$/) }
-                /^Private_(Clean|Dirty):/ { if (lib) l += $2; else p += $2 }
-                END { print p + 0, l + 0 }' "/proc/$1/smaps"
-}
-
-# sample_mem PID FILE: appends the rollup figure every 100 ms until killed.
-sample_mem() {
-        while kill -0 "$1" 2>/dev/null; do
-                mem_rollup "$1" >>"$2"
-                sleep 0.1
-        done
-}
 
 lines_in() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
@@ -148,78 +48,35 @@ DEAD_REGISTRY=http://127.0.0.1:$PORT # nobody there: logd runs alone
 LOGS=$TMP/logs
 CENTRAL=$LOGS/central.log
 LOGD_ERR=$TMP/grades-logd.stderr
-env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u WATCHDOG_USEC -u JOURNAL_STREAM -u LOGS_DIRECTORY \
-        "$LOGD" --config=/dev/null --listen="127.0.0.1:$LOGD_PORT" --logs-directory="$LOGS" \
+"${DAEMON_ENV[@]}" "$LOGD" --config=/dev/null --listen="127.0.0.1:$LOGD_PORT" --logs-directory="$LOGS" \
         --state-directory="$TMP" --registry="$DEAD_REGISTRY" 2>"$LOGD_ERR" &
 LPID=$!
 started $LPID
 wait_http "$LOGD_URL/log?limit=1" || die "grades-logd did not start: $(cat "$LOGD_ERR")"
 
-check_alive() {
-        kill -0 "$LPID" 2>/dev/null && return 0
-        wait "$LPID"
-        problem "grades-logd died (exit status $?) during: $1; log: $(tail -3 "$LOGD_ERR")"
-        ended "$LPID"
-        return 1
-}
+check_alive() { alive "$LPID" grades-logd "$LOGD_ERR" "$1"; } # during what
 
 # ------------------------------------------------------------------- wrk runs
-# wrk_parse FILE: sets RPS NON2XX SOCKERR OK BAD AVG P99
-wrk_parse() {
-        RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$1")
-        NON2XX=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$1")
-        NON2XX=${NON2XX:-0}
-        SOCKERR=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' "$1")
-        SOCKERR=${SOCKERR:-none}
-        OK=$(awk '/^lines:/ { print $2 }' "$1")
-        BAD=$(awk '/^lines:/ { print $4 }' "$1")
-        AVG=$(awk '$1 == "Latency" { print $2; exit }' "$1")
-        P99=$(awk '$1 == "99%" { print $2 }' "$1")
-        [ -n "$RPS" ] || problem "wrk failed: $(tail -5 "$1")"
-        RPS=${RPS:-0}
-        OK=${OK:-0}
-        BAD=${BAD:-0}
-}
-
-N_WRK=0
 # measure LABEL LUA DURATION [-- ARGS]: wrk -t1 -c$CONNECTIONS against logd,
 # with CPU, memory and file checks; sets RPS OK CPU_S MEM_PEAK MEM_AFTER
 # LINES_WRITTEN WALL.
 measure() {
-        local label=$1 lua=$2 dur=$3 c0 c1 u0 u1 t0 t1 l0 l1 sampler memfile
+        local label=$1 lua=$2 dur=$3 l0 l1
         shift 3
-        N_WRK=$((N_WRK + 1))
-        WRK_OUT=$TMP/wrk.$N_WRK.txt
-        memfile=$TMP/mem.$N_WRK.txt
-        : >"$memfile"
         l0=$(lines_in "$CENTRAL")
-        sample_mem "$LPID" "$memfile" &
-        sampler=$!
-        started $sampler
-        c0=$(cpu_ticks "$LPID")
-        u0=$(user_ticks "$LPID")
-        t0=$(now)
-        wrk -t1 -c"$CONNECTIONS" -d"$dur" --latency -s "$lua" "$LOGD_URL" "$@" >"$WRK_OUT" 2>&1
-        t1=$(now)
-        c1=$(cpu_ticks "$LPID" 2>/dev/null || echo "$c0")
-        u1=$(user_ticks "$LPID" 2>/dev/null || echo "$u0")
-        kill "$sampler" 2>/dev/null
-        wait "$sampler" 2>/dev/null
-        ended $sampler
-        WALL=$(calc 2 "$t1 - $t0")
-        CPU_S=$(calc 3 "($c1 - $c0) / $CLK_TCK")
-        USER_S=$(calc 2 "($u1 - $u0) / $CLK_TCK")
-        SYS_S=$(calc 2 "($c1 - $c0 - $u1 + $u0) / $CLK_TCK")
-        MEM_PEAK=$(sort -n "$memfile" | tail -1)
-        MEM_PEAK=${MEM_PEAK:-0}
-        wrk_parse "$WRK_OUT"
+        mem_sampler_start "$LPID" 0.1
+        run_wrk "$LPID" -- -t1 -c"$CONNECTIONS" -d"$dur" --latency -s "$lua" "$LOGD_URL" "$@"
+        mem_sampler_stop
+        WALL=$(calc 2 "$WRK_T1 - $WRK_T0")
+        CPU_S=$(calc 3 "${TICKS[0]} / $CLK_TCK")
+        USER_S=$(calc 2 "${USER_TICKS[0]} / $CLK_TCK")
+        SYS_S=$(calc 2 "(${TICKS[0]} - ${USER_TICKS[0]}) / $CLK_TCK")
+        MEM_PEAK=$MEM_MAX
         check_alive "$label" || return 1
         MEM_AFTER=$(mem_rollup "$LPID")
         l1=$(lines_in "$CENTRAL")
         LINES_WRITTEN=$((l1 - l0))
-        [ "$NON2XX" = 0 ] || problem "$label: $NON2XX non-2xx responses ($(awk '/^first failure:/' "$WRK_OUT"))"
-        [ "$SOCKERR" = none ] || problem "$label: wrk socket errors: $SOCKERR"
-        [ "$BAD" = 0 ] || problem "$label: $BAD lines refused"
+        check_wrk_errors "$label" "lines refused"
         # wrk may stop with requests in flight that logd still wrote: allow
         # one request per connection more than acknowledged.
         if [ "$LINES_WRITTEN" -lt "$OK" ]; then
@@ -243,12 +100,12 @@ report_mem() { # label
                 "$(calc 2 "$MEM_PEAK/1024")" "$MEM_PEAK" "$v"
         printf '      right after the run: %s kB; of which %s kB outside shared-library mappings, %s kB inside\n' \
                 "$MEM_AFTER" "$excl" "$lib"
-        SUMMARY+=("$(printf '%-52s %10s MB   target <= 6 MB         %s' "private memory, $1 (peak)" "$(calc 2 "$MEM_PEAK/1024")" "$v")")
+        summary '%-52s %10s MB   target <= 6 MB         %s' "private memory, $1 (peak)" "$(calc 2 "$MEM_PEAK/1024")" "$v"
 }
 
 T_START=$(now)
 echo "grades-logd benchmark: $LOGD"
-echo "  $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)," \
+echo "  $(nproc) cores, load average $(load_average) at start, $(wrk_version)," \
         "wrk -t1 -c$CONNECTIONS -d$DURATION per run, central log on $(df -P "$TMP" | awk 'NR == 2 { print $1 }')"
 echo "  (the machine may be shared: figures are noisy when other work runs on these cores)"
 echo
@@ -266,11 +123,11 @@ if PER=1 measure "single-line POSTs" "$TEXT_LUA" "$DURATION"; then
         printf '  single-line POSTs: %s requests/s = lines/s   [target >= 110,000/s] %s\n' "$(num "$RPS")" "$v"
         printf '      avg latency %s, p99 %s; %s lines acknowledged, %s written; non-2xx %s, socket errors: %s\n' \
                 "$AVG" "$P99" "$(num "$OK")" "$(num "$LINES_WRITTEN")" "$NON2XX" "$SOCKERR"
-        SUMMARY+=("$(printf '%-52s %10s /s   target >= 110,000/s    %s' "single-line POSTs" "$(num "$RPS")" "$v")")
+        summary '%-52s %10s /s   target >= 110,000/s    %s' "single-line POSTs" "$(num "$RPS")" "$v"
         cpu=$(per_100k "$CPU_S" "$OK")
         printf '  CPU time per 100,000 lines: %s s (logd used %s s: %s user + %s system, in %s s = %s cores)   [reported, no target]\n' \
                 "$cpu" "$CPU_S" "$USER_S" "$SYS_S" "$WALL" "$(calc 2 "$CPU_S / $WALL")"
-        SUMMARY+=("$(printf '%-52s %10s s    (reported)' "CPU per 100,000 lines, single-line POSTs" "$cpu")")
+        summary '%-52s %10s s    (reported)' "CPU per 100,000 lines, single-line POSTs" "$cpu"
         report_mem "single-line POSTs"
 fi
 echo
@@ -285,11 +142,11 @@ if PER=100 measure "JSON batches of 100" "$BATCH_LUA" "$DURATION" -- 100; then
                 "$(num "$LPS")" "$(num "$RPS")" "$v"
         printf '      avg latency %s, p99 %s per batch; %s lines acknowledged, %s written; non-2xx %s, socket errors: %s\n' \
                 "$AVG" "$P99" "$(num "$OK")" "$(num "$LINES_WRITTEN")" "$NON2XX" "$SOCKERR"
-        SUMMARY+=("$(printf '%-52s %10s /s   target >= 500,000/s    %s' "lines in JSON batches of 100" "$(num "$LPS")" "$v")")
+        summary '%-52s %10s /s   target >= 500,000/s    %s' "lines in JSON batches of 100" "$(num "$LPS")" "$v"
         cpu=$(per_100k "$CPU_S" "$OK")
         printf '  CPU time per 100,000 lines: %s s (logd used %s s: %s user + %s system, in %s s = %s cores)   [reported, no target]\n' \
                 "$cpu" "$CPU_S" "$USER_S" "$SYS_S" "$WALL" "$(calc 2 "$CPU_S / $WALL")"
-        SUMMARY+=("$(printf '%-52s %10s s    (reported)' "CPU per 100,000 lines, JSON batches of 100" "$cpu")")
+        summary '%-52s %10s s    (reported)' "CPU per 100,000 lines, JSON batches of 100" "$cpu"
         report_mem "JSON batches of 100"
 fi
 echo
@@ -305,31 +162,10 @@ if check_alive "the end"; then
         bad=$(grep -E -v -m3 '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z \[[^]]*\] (emerg|alert|crit|err|warning|notice|info|debug): ' "$CENTRAL")
         [ -z "$bad" ] || problem "malformed lines in central.log, e.g.: $bad"
         echo "  central.log: $(num "$(lines_in "$CENTRAL")") lines, $(calc 1 "$(stat -c %s "$CENTRAL") / 1048576") MB"
-        t0=$(now)
-        kill -TERM "$LPID"
-        for ((i = 0; i < 200; i++)); do
-                kill -0 "$LPID" 2>/dev/null || break
-                sleep 0.05
-        done
-        if kill -0 "$LPID" 2>/dev/null; then
-                problem "grades-logd still running 10 s after SIGTERM; killed"
-                kill -KILL "$LPID"
-        fi
-        wait "$LPID"
-        rc=$?
-        ended "$LPID"
-        echo "  stopped by SIGTERM in $(calc 2 "$(now) - $t0") s, exit status $rc"
-        [ $rc = 0 ] || problem "grades-logd exited with status $rc after SIGTERM"
-        n=$(grep -c '^<[0-4]>' "$LOGD_ERR")
-        [ "$n" = 0 ] || problem "$n warnings/errors in logd's stderr, e.g.: $(grep -m3 '^<[0-4]>' "$LOGD_ERR" | tr '\n' ' ')"
+        stop_daemon "$LPID" grades-logd 10 "  "
+        log_warnings "$LOGD_ERR" "logd's stderr"
 fi
 echo
 
-echo "Summary ($(calc 0 "$(now) - $T_START") s; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end):"
-printf '  %s\n' "${SUMMARY[@]}"
-if [ ${#PROBLEMS[@]} -gt 0 ]; then
-        echo "Problems seen:"
-        printf '  - %s\n' "${PROBLEMS[@]}"
-        exit 1
-fi
-echo "No errors, non-2xx responses, lost or extra lines, or crashes seen."
+finish "Summary ($(calc 0 "$(now) - $T_START") s; load average $(load_average) at the end):" "Problems seen:" \
+        "No errors, non-2xx responses, lost or extra lines, or crashes seen."

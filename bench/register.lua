@@ -12,17 +12,12 @@
 -- counter is per thread. In fill mode, "filled" is printed once COUNT
 -- registrations are answered.
 
+local bench = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib.lua")
 local mode, prefix, first, count, hb, upd
 local calls, issued = 0, 0
 local json = { ["Content-Type"] = "application/json" }
-local threads = {}
 
--- Read by done() through thread:get(), so global in the thread's state.
-ok, bad, first_error = 0, 0, ""
-
-function setup(thread)
-   table.insert(threads, thread)
-end
+setup = bench.setup
 
 function init(args)
    mode, prefix = args[1], args[2]
@@ -53,14 +48,7 @@ function response(status, headers, body)
    if status == 200 and body == "[]" then
       return -- a filler lookup
    end
-   if status == 200 then
-      ok = ok + 1
-   else
-      bad = bad + 1
-      if first_error == "" then
-         first_error = status .. " " .. string.sub(body or "", 1, 200)
-      end
-   end
+   bench.count(status, body, 200)
    if mode == "fill" and ok + bad == count then
       -- wrk runs until -d is over whatever a thread does: tell the caller,
       -- which interrupts it (SIGINT).
@@ -71,14 +59,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local n_ok, n_bad, err = 0, 0, ""
-   for _, t in ipairs(threads) do
-      n_ok = n_ok + t:get("ok")
-      n_bad = n_bad + t:get("bad")
-      if err == "" then err = t:get("first_error") end
-   end
+   local n_ok, n_bad, err = bench.totals()
    io.write(string.format("registrations: %d ok, %d failed\n", n_ok, n_bad))
-   if err ~= "" then
-      io.write("first failure: " .. err .. "\n")
-   end
+   bench.first_failure(err)
 end

@@ -13,155 +13,30 @@
 
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
 LUA=$HERE/register.lua
-CLK_TCK=$(getconf CLK_TCK)
+# shellcheck disable=SC2034 # read by wrk_parse
+WRK_COUNT=registrations # the counts register.lua prints
+ROW='%-56s %10s %-5s  target %-14s %s' # of the summary: label value unit target verdict
 
-die() {
-        echo "registry.sh: $*" >&2
-        exit 1
-}
-
-REGISTRYD=${1:-${REGISTRYD:-}}
-if [ -z "$REGISTRYD" ]; then
-        for c in ./src/registryd/grades-registryd "$HERE/../src/registryd/grades-registryd"; do
-                if [ -x "$c" ]; then
-                        REGISTRYD=$c
-                        break
-                fi
-        done
-fi
-[ -n "$REGISTRYD" ] && [ -x "$REGISTRYD" ] || die "grades-registryd not found; build it, then pass its path"
-REGISTRYD=$(cd "$(dirname "$REGISTRYD")" && pwd)/$(basename "$REGISTRYD")
-for tool in wrk h2o jq curl awk; do
-        command -v "$tool" >/dev/null || die "needs $tool: apt-get install wrk h2o jq curl"
-done
+find_built REGISTRYD "${1:-${REGISTRYD:-}}" src/registryd/grades-registryd
+need_tools "wrk h2o jq curl" wrk h2o jq curl awk
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/grades-bench.XXXXXX")
 # h2o started as root serves files as nobody: let it read its docroot.
 chmod 755 "$TMP"
-PIDS=" " # every process started here, so the trap can end them
-PROBLEMS=()
-SUMMARY=()
-
-cleanup() {
-        local p
-        for p in $PIDS; do
-                kill "$p" 2>/dev/null
-        done
-        for p in $PIDS; do
-                wait "$p" 2>/dev/null
-        done
-        if [ "${KEEP:-0}" = 1 ]; then
-                echo "Kept $TMP"
-        else
-                rm -rf "$TMP"
-        fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-started() { PIDS+="$1 "; }
-ended() { PIDS=${PIDS/ $1 / }; }
-
-problem() {
-        PROBLEMS+=("$*")
-        echo "  !! $*"
-}
-
-# A port nobody listens on; ports handed out before are not reused.
-USED_PORTS=" "
-free_port() {
-        local p
-        while :; do
-                # below the usual ephemeral range (32768-60999), so no
-                # outgoing connection holds it
-                p=$((10000 + RANDOM % 22000))
-                case $USED_PORTS in *" $p "*) continue ;; esac
-                if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-                        USED_PORTS+="$p "
-                        PORT=$p
-                        return
-                fi
-        done
-}
-
-wait_http() {
-        local i
-        for ((i = 0; i < 200; i++)); do
-                curl -s -o /dev/null --max-time 1 "$1" && return 0
-                sleep 0.05
-        done
-        return 1
-}
-
-now() { date +%s.%N; }
-# calc DIGITS EXPR: the value of an arithmetic expression (of our own numbers)
-calc() { awk "BEGIN { printf \"%.$1f\", ($2) }"; }
-# num X: X rounded, with thousands separators
-num() { awk -v x="$1" 'BEGIN { s = sprintf("%d", x + 0.5); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }; print s o }'; }
-# ge A B: A >= B, as numbers
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-verdict() { if "$@"; then echo "ok"; else echo "MISSED"; fi; }
-summary() { # LABEL VALUE UNIT TARGET VERDICT
-        SUMMARY+=("$(printf '%-56s %10s %-5s  target %-14s %s' "$@")")
-}
-
-# utime + stime of every thread of a process, in clock ticks.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-
-# CPU of the whole machine (user, nice, system), in clock ticks.
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
-# CPU of what this script runs: the registry, the peers and the children
-# already reaped (wrk), in clock ticks.
-own_ticks() {
-        local s=0 p t
-        for p in ${RPID:-} $PEER_A_PID $PEER_B_PID ${PEER_C_PID:-}; do
-                t=$(cpu_ticks "$p" 2>/dev/null) && s=$((s + t))
-        done
-        times >"$TMP/times"
-        echo $((s + $(awk -v hz="$CLK_TCK" 'NR == 2 {
-                for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
-                printf "%d", t * hz }' "$TMP/times")))
-}
-# other_start / other_end LABEL: how busy the machine was meanwhile with
-# processes not started here (tests run by others, say), which would make
-# the figures here low.
-other_start() {
-        OTHER_M0=$(machine_ticks)
-        OTHER_O0=$(own_ticks)
-        OTHER_T0=$(now)
-}
-other_end() {
-        local cores
-        cores=$(calc 2 "(($(machine_ticks) - $OTHER_M0) - ($(own_ticks) - $OTHER_O0)) / $CLK_TCK / ($(now) - $OTHER_T0)")
-        if ge "$cores" 0.15; then
-                echo "  (!) other processes kept $cores cores busy meanwhile: this figure is pessimistic"
-                BUSY+=("$1: $cores cores")
-        fi
-}
-BUSY=()
-
-# Private_Clean + Private_Dirty in kB: MEM_EXCL outside shared-library
-# mappings (the figure the target is about), MEM_LIB inside them, MEM_ROLLUP
-# the whole of smaps_rollup.
-mem() {
-        read -r MEM_EXCL MEM_LIB < <(awk '
-                /^[0-9a-f]+-[0-9a-f]+ / { lib = ($6 ~ /\.so(\.[0-9]+)*$/) }
-                /^Private_(Clean|Dirty):/ { if (lib) l += $2; else p += $2 }
-                END { print p + 0, l + 0 }' "/proc/$1/smaps")
-        MEM_ROLLUP=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps_rollup")
-}
 
 report_mem() { # label target_mb pid
-        local label=$1 target=$2 v
-        mem "$3"
-        v=$(verdict ge $((target * 1024)) "$MEM_EXCL")
+        local label=$1 target=$2 excl lib rollup v
+        read -r excl lib < <(mem_split "$3")
+        rollup=$(mem_rollup "$3")
+        v=$(verdict ge $((target * 1024)) "$excl")
         printf '  private memory, %s: %s MB (%s kB) without shared-library pages   [target <= %s MB] %s\n' \
-                "$label" "$(calc 2 "$MEM_EXCL/1024")" "$MEM_EXCL" "$target" "$v"
+                "$label" "$(calc 2 "$excl/1024")" "$excl" "$target" "$v"
         printf '      (smaps_rollup Private_Clean+Private_Dirty: %s kB, of which %s kB in shared-library mappings)\n' \
-                "$MEM_ROLLUP" "$MEM_LIB"
-        summary "private memory, $label" "$(calc 2 "$MEM_EXCL/1024")" MB "<= $target MB" "$v"
+                "$rollup" "$lib"
+        summary "$ROW" "private memory, $label" "$(calc 2 "$excl/1024")" MB "<= $target MB" "$v"
 }
 
 # ---------------------------------------------------------------- the peers
@@ -231,8 +106,7 @@ start_registry() { # extra options...; STATE_DIR=DIR to start from an existing s
         REG=http://127.0.0.1:$PORT
         STATE=${STATE_DIR:-$TMP/state.$N_REG}
         REG_LOG=$TMP/registryd.$N_REG.log
-        env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u WATCHDOG_USEC -u JOURNAL_STREAM \
-                "$REGISTRYD" --config=/dev/null --listen="127.0.0.1:$PORT" --state-directory="$STATE" \
+        "${DAEMON_ENV[@]}" "$REGISTRYD" --config=/dev/null --listen="127.0.0.1:$PORT" --state-directory="$STATE" \
                 --logs-directory="$TMP" "$@" 2>"$REG_LOG" &
         RPID=$!
         started $RPID
@@ -248,36 +122,12 @@ start_registry() { # extra options...; STATE_DIR=DIR to start from an existing s
         fi
 }
 
-check_alive() {
-        kill -0 "$RPID" 2>/dev/null && return 0
-        wait "$RPID"
-        problem "grades-registryd died (exit status $?) during: $1; log: $(tail -3 "$REG_LOG")"
-        ended "$RPID"
-        return 1
-}
+check_alive() { alive "$RPID" grades-registryd "$REG_LOG" "$1"; } # during what
 
 stop_registry() {
-        local t0 rc n i
         check_alive "the phase" || return
-        t0=$(now)
-        kill -TERM "$RPID"
-        for ((i = 0; i < 200; i++)); do
-                kill -0 "$RPID" 2>/dev/null || break
-                sleep 0.05
-        done
-        if kill -0 "$RPID" 2>/dev/null; then
-                problem "grades-registryd still running 10 s after SIGTERM; killed"
-                kill -KILL "$RPID"
-        fi
-        wait "$RPID"
-        rc=$?
-        ended "$RPID"
-        echo "  stopped by SIGTERM in $(calc 2 "$(now) - $t0") s, exit status $rc"
-        [ $rc = 0 ] || problem "grades-registryd exited with status $rc after SIGTERM"
-        n=$(grep -c '^<[0-4]>' "$REG_LOG")
-        if [ "$n" != 0 ]; then
-                problem "$n warnings/errors in the registry's log, e.g.: $(grep -m3 '^<[0-4]>' "$REG_LOG" | tr '\n' ' ')"
-        fi
+        stop_daemon "$RPID" grades-registryd 10 "  "
+        log_warnings "$REG_LOG" "the registry's log"
 }
 
 # Waits until the state file holds at least $1 services; prints the count.
@@ -292,35 +142,11 @@ persisted() {
 }
 
 # ------------------------------------------------------------------- wrk runs
-# wrk_parse FILE: sets RPS NON2XX SOCKERR OK BAD P99 AVG
-wrk_parse() {
-        RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$1")
-        NON2XX=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$1")
-        NON2XX=${NON2XX:-0}
-        SOCKERR=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' "$1")
-        SOCKERR=${SOCKERR:-none}
-        OK=$(awk '/^registrations:/ { print $2 }' "$1")
-        BAD=$(awk '/^registrations:/ { print $4 }' "$1")
-        P99=$(awk '$1 == "99%" { print $2 }' "$1")
-        AVG=$(awk '$1 == "Latency" { print $2; exit }' "$1")
-        [ -n "$RPS" ] || problem "wrk failed: $(tail -5 "$1")"
-        RPS=${RPS:-0}
-}
-
-check_wrk_errors() { # label
-        [ "$NON2XX" = 0 ] || problem "$1: $NON2XX non-2xx responses ($(awk '/^first failure:/' "$WRK_OUT"))"
-        [ "$SOCKERR" = none ] ||
-                problem "$1: wrk socket errors: $SOCKERR (timeout: requests unanswered after 2 s)"
-        [ "${BAD:-0}" = 0 ] || problem "$1: $BAD registrations failed"
-}
-
-N_WRK=0
 # fill COUNT PREFIX HB_BASE: registers PREFIX1..PREFIX<COUNT> as fast as
 # the registry goes; sets FILL_S, the time it took.
 fill() {
         local count=$1 prefix=$2 hb=$3 c=50 t0 wp i
-        N_WRK=$((N_WRK + 1))
-        WRK_OUT=$TMP/wrk.$N_WRK.txt
+        next_wrk_out
         [ "$count" -lt $c ] && c=$count
         : >"$WRK_OUT"
         t0=$(now)
@@ -341,36 +167,23 @@ fill() {
         check_wrk_errors "pre-fill to $count"
 }
 
-# run_wrk ARGS...: wrk -t1 -c50 ARGS, output in $WRK_OUT, parsed; CPU_CORES
+# registry_wrk ARGS...: wrk -t1 -c50 --timeout 2s ARGS (run_wrk); CPU_CORES
 # is the registry's CPU use meanwhile, in cores.
-run_wrk() {
-        local c0 c1 t0 t1
-        N_WRK=$((N_WRK + 1))
-        WRK_OUT=$TMP/wrk.$N_WRK.txt
+registry_wrk() {
         other_start
-        c0=$(cpu_ticks "$RPID")
-        t0=$(now)
-        # in the background, so that a signal ends it at once (see the trap)
-        wrk -t1 -c50 --timeout 2s "$@" >"$WRK_OUT" 2>&1 &
-        local wp=$!
-        started $wp
-        wait $wp
-        ended $wp
-        t1=$(now)
-        c1=$(cpu_ticks "$RPID" 2>/dev/null || echo "$c0")
-        CPU_CORES=$(calc 2 "($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")
-        wrk_parse "$WRK_OUT"
+        run_wrk "$RPID" -- -t1 -c50 --timeout 2s "$@"
+        CPU_CORES=${CORES[0]}
         other_end "${WRK_LABEL:-wrk}"
 }
 
 reg_wrk() { # MODE PREFIX COUNT DURATION
         WRK_LABEL="$1 registrations, from $(num "$size") services"
-        run_wrk -d"$4" -s "$LUA" "$REG" -- "$1" "$2" 1 "$3" "$PEER_A_URL" "$PEER_A_URL"
+        registry_wrk -d"$4" -s "$LUA" "$REG" -- "$1" "$2" 1 "$3" "$PEER_A_URL" "$PEER_A_URL"
 }
 
 T_START=$(now)
 echo "grades-registryd benchmark: $REGISTRYD"
-echo "  $(nproc) cores, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), h2o $(h2o --version | awk 'NR == 1 { print $3 }') as peers"
+echo "  $(nproc) cores, $(wrk_version), h2o $(h2o_version) as peers"
 echo "  registry: log level info, stderr to a file, log lines shipped to a fake LogService (h2o)"
 other_start
 sleep 1
@@ -403,12 +216,12 @@ for size in 10 1000 10000; do
                 "$(num "$size")" "$(num "$size")" "$(num "$end_size")" "$(num "$RPS")" "$v"
         printf '      avg latency %s, non-2xx %s, socket errors: %s, registry CPU %s cores\n' \
                 "$AVG" "$NON2XX" "$SOCKERR" "$CPU_CORES"
-        summary "registrations from $(num "$size") services (5 s window)" "$(num "$RPS")" /s ">= 5,000/s" "$v"
+        summary "$ROW" "registrations from $(num "$size") services (5 s window)" "$(num "$RPS")" /s ">= 5,000/s" "$v"
         v=$(verdict ge "$ring_rps" 5000)
         printf '  re-registrations/s at a constant %s services (3 s, same URLs in turn): %s req/s   [target >= 5,000/s] %s\n' \
                 "$(num "$size")" "$(num "$ring_rps")" "$v"
         printf '      avg latency %s, registry CPU %s cores\n' "$ring_avg" "$ring_cpu"
-        summary "re-registrations at a constant $(num "$size") services" "$(num "$ring_rps")" /s ">= 5,000/s" "$v"
+        summary "$ROW" "re-registrations at a constant $(num "$size") services" "$(num "$ring_rps")" /s ">= 5,000/s" "$v"
 
         if check_alive "registrations from $size"; then
                 # The registry lists itself, but never saves its own entry.
@@ -433,12 +246,12 @@ bytes=$(curl -s "$REG/services" | wc -c)
 passing=$(curl -s "$REG/services" | jq '[.[] | select(.Status == "passing")] | length')
 echo "  100 services listed (98, the LogService and the registry itself), $passing passing; the response is $(num "$bytes") bytes"
 WRK_LABEL="GET /services"
-run_wrk -d10s --latency "$REG/services"
+registry_wrk -d10s --latency "$REG/services"
 check_wrk_errors "GET /services"
 v=$(verdict ge "$RPS" 50000)
 printf '  GET /services: %s req/s, p99 latency %s   [target >= 50,000 req/s] %s\n' "$(num "$RPS")" "$P99" "$v"
 printf '      avg latency %s, non-2xx %s, socket errors: %s, registry CPU %s cores\n' "$AVG" "$NON2XX" "$SOCKERR" "$CPU_CORES"
-summary "GET /services, 100 services (p99 $P99)" "$(num "$RPS")" /s ">= 50,000/s" "$v"
+summary "$ROW" "GET /services, 100 services (p99 $P99)" "$(num "$RPS")" /s ">= 50,000/s" "$v"
 check_alive "GET /services" && report_mem "after GET load (100 services)" 6 "$RPID"
 stop_registry
 echo
@@ -486,7 +299,7 @@ hb_measure() {
         v=$(verdict ge 0.5 "$HB_CPU")
         printf '  registry CPU over %s s: %s of one core (%s s user+sys)   [target < 0.5 core] %s\n' \
                 "$window" "$HB_CPU" "$(calc 2 "($c1 - $c0) / $CLK_TCK")" "$v"
-        summary "heartbeat CPU, 10,000 every 3 s, $label" "$HB_CPU" cores "< 0.5 core" "$v"
+        summary "$ROW" "heartbeat CPU, 10,000 every 3 s, $label" "$HB_CPU" cores "< 0.5 core" "$v"
         expected=$((10000 * window / INTERVAL))
         printf '  probes answered by the peer in those %s s: %s (10,000 every %s s would be %s)\n' \
                 "$window" "$(num "$HB_PROBES")" "$INTERVAL" "$(num "$expected")"
@@ -567,15 +380,5 @@ echo
 
 # ---------------------------------------------------------------- summary
 kill -0 $PEER_A_PID 2>/dev/null && kill -0 $PEER_B_PID 2>/dev/null || problem "an h2o peer died"
-echo "Summary ($(calc 0 "$(now) - $T_START") s):"
-printf '  %s\n' "${SUMMARY[@]}"
-if [ ${#BUSY[@]} -gt 0 ]; then
-        echo "Other processes kept the machine busy (rerun when it is idle) during:"
-        printf '  - %s\n' "${BUSY[@]}"
-fi
-if [ ${#PROBLEMS[@]} -gt 0 ]; then
-        echo "Problems seen:"
-        printf '  - %s\n' "${PROBLEMS[@]}"
-        exit 1
-fi
-echo "No errors, non-2xx responses, crashes or failed probes seen."
+finish "Summary ($(calc 0 "$(now) - $T_START") s):" "Problems seen:" \
+        "No errors, non-2xx responses, crashes or failed probes seen."
