@@ -403,6 +403,20 @@ class Sandbox:
         except subprocess.TimeoutExpired as e:
             raise SandboxError("%r inside took more than %.0f s" % (" ".join(argv), timeout)) from e
 
+    def show(self, unit, *props):
+        """systemctl show UNIT --property=... as a dict."""
+        r = self.run("systemctl", "show", unit, *("--property=" + p for p in props))
+        return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+
+    def curl(self, url, method="GET", body=None, ctype="application/json", timeout=30):
+        """One request with curl inside; returns (curl exit status, HTTP status, body)."""
+        argv = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", str(timeout), "-X", method]
+        if body is not None:
+            argv += ["--data-binary", body, "-H", "Content-Type: " + ctype]
+        r = self.run(*argv, url, timeout=timeout + 10)
+        text, _, code = r.stdout.rpartition("\n")
+        return r.returncode, int(code or 0), text
+
     def sh(self, script, *args, timeout=60):
         """A bash script inside, with positional arguments."""
         return self.run("bash", "-c", script, "sh", *args, timeout=timeout)

@@ -130,18 +130,11 @@ def inside(t, *argv, timeout=60):
 
 
 def show(unit, *props):
-    r = box.run("systemctl", "show", unit, *("--property=" + p for p in props))
-    return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    return box.show(unit, *props)
 
 
 def http(url, method="GET", body=None, timeout=30):
-    """One request with curl inside; returns (curl exit status, HTTP status, body)."""
-    argv = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", str(timeout), "-X", method]
-    if body is not None:
-        argv += ["--data-binary", body, "-H", "Content-Type: application/json"]
-    r = box.run(*argv, url, timeout=timeout + 10)
-    text, _, code = r.stdout.rpartition("\n")
-    return r.returncode, int(code or 0), text
+    return box.curl(url, method, body, timeout=timeout)
 
 
 def exists(path):

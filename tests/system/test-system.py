@@ -181,18 +181,11 @@ def inside(t, *argv, timeout=60):
 
 
 def show(unit, *props):
-    r = box.run("systemctl", "show", unit, *("--property=" + p for p in props))
-    return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    return box.show(unit, *props)
 
 
 def http(u, method="GET", body=None, ctype=None, timeout=30):
-    """One request with curl inside; returns (curl exit status, HTTP status, body)."""
-    argv = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", str(timeout), "-X", method]
-    if body is not None:
-        argv += ["--data-binary", body, "-H", "Content-Type: " + ctype]
-    r = box.run(*argv, u, timeout=timeout + 10)
-    text, _, code = r.stdout.rpartition("\n")
-    return r.returncode, int(code or 0), text
+    return box.curl(u, method, body, ctype or "application/json", timeout=timeout)
 
 
 def get_json(t, u):
