@@ -281,10 +281,10 @@ int conf_load(const struct conf_program *prog, void *settings, int argc, char **
 
         /* Outside systemd, take the directories the way systemd would pass them. */
         if (!common->state_directory &&
-            (r = conf_set(&common_keys[3], settings, getenv("STATE_DIRECTORY") ?: ".", NULL)) < 0)
+            (r = conf_set(key_find(prog, "state-directory"), settings, getenv("STATE_DIRECTORY") ?: ".", NULL)) < 0)
                 return r;
         if (!common->logs_directory &&
-            (r = conf_set(&common_keys[4], settings, getenv("LOGS_DIRECTORY") ?: ".", NULL)) < 0)
+            (r = conf_set(key_find(prog, "logs-directory"), settings, getenv("LOGS_DIRECTORY") ?: ".", NULL)) < 0)
                 return r;
         return 1;
 }
