@@ -66,12 +66,15 @@ static void on_flush(h2o_timeout_entry_t *entry) {
 
 int logd_store(struct logd *l, const struct log_entry *entries, size_t n) {
         int64_t now = now_epoch_ms();
-        char time[32];
 
-        format_time_ms(now, time);
+        /* Formatted once per millisecond: many requests share one. */
+        if (now != l->time_ms) {
+                format_time_ms(now, l->time);
+                l->time_ms = now;
+        }
         /* A request's lines stay together and in order. */
         for (size_t i = 0; i < n; i++) {
-                log_format_line(&l->batch, time, &entries[i]);
+                log_format_line(&l->batch, l->time, &entries[i]);
                 recent_add(&l->recent, now, &entries[i]);
         }
         l->batch_entries += n;

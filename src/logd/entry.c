@@ -57,7 +57,10 @@ void log_format_line(struct buf *out, const char *time, const struct log_entry *
         buf_append(out, time, strlen(time));
         buf_append(out, " [", 2);
         log_escape(out, e->service, strlen(e->service), "]");
-        buf_appendf(out, "] %s: ", log_level_to_string(e->priority));
+        const char *priority = log_level_to_string(e->priority);
+        buf_append(out, "] ", 2);
+        buf_append(out, priority, strlen(priority));
+        buf_append(out, ": ", 2);
         log_escape(out, e->message, len, NULL);
         if (len < e->message_len)
                 buf_appendf(out, " [truncated %zu bytes]", e->message_len - len);

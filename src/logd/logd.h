@@ -46,7 +46,7 @@ struct central_file {
 struct recent_entry {
         int64_t time_ms; /* receive time, Unix epoch */
         int priority;
-        char *service;
+        char *service; /* owns the allocation message points into */
         char *message; /* escaped, at most LOG_RECENT_MESSAGE_MAX */
 };
 
@@ -65,6 +65,8 @@ struct logd {
         size_t batch_entries;
         h2o_linklist_t waiting;
         h2o_timeout_entry_t flush;
+        int64_t time_ms; /* of time, the receive time last formatted */
+        char time[32];
 };
 
 /* entry.c */

@@ -16,26 +16,26 @@ static struct recent_entry *at(struct recent *r, size_t i) {
 }
 
 static void clear(struct recent_entry *e) {
-        free(e->service);
-        free(e->message);
+        free(e->service); /* message lives in the same allocation */
         *e = (struct recent_entry){ 0 };
 }
 
 void recent_add(struct recent *r, int64_t time_ms, const struct log_entry *entry) {
-        struct buf message = { 0 }, service = { 0 };
+        struct buf text = { 0 };
         size_t len = entry->message_len > LOG_RECENT_MESSAGE_MAX ? LOG_RECENT_MESSAGE_MAX : entry->message_len;
+        size_t message_at;
 
-        /* Escaped as in the file: GET /log must be valid UTF-8 JSON. */
-        log_escape(&service, entry->service, strlen(entry->service), NULL);
-        buf_append(&service, "", 0);
-
-        log_escape(&message, entry->message, len, NULL);
+        /* Escaped as in the file: GET /log must be valid UTF-8 JSON. One
+         * allocation holds both, "service\0message\0". */
+        log_escape(&text, entry->service, strlen(entry->service), NULL);
+        buf_putc(&text, '\0');
+        message_at = text.len;
+        log_escape(&text, entry->message, len, NULL);
         if (len < entry->message_len)
-                buf_appendf(&message, " [truncated %zu bytes]", entry->message_len - len);
-        buf_append(&message, "", 0); /* an empty message is "" too */
-        if (service.failed || message.failed) {
-                buf_done(&service);
-                buf_done(&message);
+                buf_appendf(&text, " [truncated %zu bytes]", entry->message_len - len);
+        buf_putc(&text, '\0');
+        if (text.failed) {
+                buf_done(&text);
                 return;
         }
         if (r->n == r->capacity) {
@@ -44,7 +44,7 @@ void recent_add(struct recent *r, int64_t time_ms, const struct log_entry *entry
                 r->n--;
         }
         *at(r, r->n++) = (struct recent_entry){
-                .time_ms = time_ms, .priority = entry->priority, .service = service.data, .message = message.data
+                .time_ms = time_ms, .priority = entry->priority, .service = text.data, .message = text.data + message_at
         };
 }
 
