@@ -71,7 +71,7 @@ measure() {
         CPU_S=$(calc 3 "${TICKS[0]} / $CLK_TCK")
         USER_S=$(calc 2 "${USER_TICKS[0]} / $CLK_TCK")
         SYS_S=$(calc 2 "(${TICKS[0]} - ${USER_TICKS[0]}) / $CLK_TCK")
-        MEM_PEAK=$MEM_MAX
+        MEM_PEAK=$MEM_MAX MEM_PEAK_OWN=$MEM_EXCL_MAX
         check_alive "$label" || return 1
         MEM_AFTER=$(mem_rollup "$LPID")
         l1=$(lines_in "$CENTRAL")
@@ -92,15 +92,17 @@ per_100k() { # cpu_seconds lines
         if [ "$2" -gt 0 ]; then calc 3 "$1 * 100000 / $2"; else echo "n/a"; fi
 }
 
+# As the issue defines it: Private_Clean + Private_Dirty, shared-library
+# pages left out (they count as private whenever no other process maps them).
 report_mem() { # label
         local v excl lib
         read -r excl lib < <(mem_split "$LPID")
-        v=$(verdict ge 6144 "$MEM_PEAK")
-        printf '  private memory under load (smaps_rollup Private_Clean+Private_Dirty, peak of 100 ms samples): %s MB (%s kB)   [target <= 6 MB] %s\n' \
-                "$(calc 2 "$MEM_PEAK/1024")" "$MEM_PEAK" "$v"
-        printf '      right after the run: %s kB; of which %s kB outside shared-library mappings, %s kB inside\n' \
-                "$MEM_AFTER" "$excl" "$lib"
-        summary '%-52s %10s MB   target <= 6 MB         %s' "private memory, $1 (peak)" "$(calc 2 "$MEM_PEAK/1024")" "$v"
+        v=$(verdict ge 6144 "$MEM_PEAK_OWN")
+        printf '  private memory under load, shared-library pages left out (peak of 100 ms samples): %s MB (%s kB)   [target <= 6 MB] %s\n' \
+                "$(calc 2 "$MEM_PEAK_OWN/1024")" "$MEM_PEAK_OWN" "$v"
+        printf '      smaps_rollup Private_Clean+Private_Dirty with them: peak %s kB; right after the run %s kB, of which %s kB outside shared-library mappings, %s kB inside\n' \
+                "$MEM_PEAK" "$MEM_AFTER" "$excl" "$lib"
+        summary '%-52s %10s MB   target <= 6 MB         %s' "private memory, $1 (peak)" "$(calc 2 "$MEM_PEAK_OWN/1024")" "$v"
 }
 
 T_START=$(now)

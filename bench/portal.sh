@@ -167,12 +167,13 @@ echo
 
 # ---------------------------------------------------------------- 3. memory
 echo "3. Portal private memory under load (the largest sample, every 0.2 s during the runs above)"
-v=$(verdict ge $((6 * 1024)) "$MEM_MAX")
+# Judged as the issue defines it: shared-library pages left out.
+v=$(verdict ge $((6 * 1024)) "$MEM_EXCL_MAX")
 printf '  private memory under load: %s MB (%s kB)   [target <= 6 MB] %s\n' \
         "$(calc 2 "$MEM_MAX/1024")" "$MEM_MAX" "$v"
 printf '      (smaps_rollup Private_Clean+Private_Dirty; %s kB of it outside shared-library mappings; idle it was %s kB)\n' \
         "$MEM_EXCL_AT_MAX" "$IDLE_KB"
-summary '%-52s %10s MB     target <= 6 MB           %s' "portal private memory under load" "$(calc 2 "$MEM_MAX/1024")" "$v"
+summary '%-52s %10s MB     target <= 6 MB           %s' "portal private memory under load (no shared libs)" "$(calc 2 "$MEM_EXCL_MAX/1024")" "$v"
 echo
 
 # -------------------------------------------------------------- 4. shutdown
