@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <malloc.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -47,6 +48,10 @@ int daemon_init(struct daemon *d, const struct daemon_info *info, void *settings
         int r;
 
         *d = (struct daemon){ .info = info, .settings = settings };
+        /* Large buffers (a state file, a listing) are mapped and given back
+         * when freed. By default glibc raises this threshold after the first
+         * such free, and then keeps every later peak in the heap. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         log_setup(info->program->name);
         r = conf_load(info->program, settings, argc, argv);
         if (r <= 0)
