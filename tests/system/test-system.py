@@ -211,9 +211,12 @@ def journal_cursor():
 
 
 def journal(unit, after=None, fmt="cat"):
+    """The unit's journal from the cursor on. Not --after-cursor: when the
+    cursor's own entry is another unit's, journalctl then skips the first
+    entry of this one too."""
     argv = ["journalctl", "--no-pager", "-o", fmt, "-u", unit]
     if after:
-        argv.append("--after-cursor=" + after)
+        argv.append("--cursor=" + after)
     return box.run(*argv).stdout
 
 
@@ -598,7 +601,7 @@ def _(t):
     # systemctl waits for the target's job only: unless that job is ordered
     # after the daemons' stop jobs, it returns while they still run. The
     # order of the jobs says so whatever the timing.
-    lines = box.run("journalctl", "--no-pager", "-o", "cat", "_PID=1", "--after-cursor=" + state["stop-cursor"]).stdout
+    lines = box.run("journalctl", "--no-pager", "-o", "cat", "_PID=1", "--cursor=" + state["stop-cursor"]).stdout
     done = [m.group(1) for m in re.finditer(r"^\S+: Job \d+ (\S+)/stop finished", lines, re.M)]
     t.diag("stop jobs finished in this order: %s" % ", ".join(done))
     t.contains(done, "grades.target", "stop jobs")
