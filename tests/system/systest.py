@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 import sandbox  # next to this file
-from grades_test import builddir, srcdir
+from grades_test import Skip, builddir, srcdir
 
 # Where the .deb files go inside the container.
 DEB_DIR_INSIDE = "/tmp/grades-debs"
@@ -313,3 +313,19 @@ def install_deb(box, path, reinstall=False, timeout=300):
     r2.stdout = "apt-get failed before dpkg ran (exit %d):\n%s%s\n--- dpkg -i:\n%s" % (
         r.returncode, r.stdout[-1500:], r.stderr[-1500:], r2.stdout)
     return "dpkg -i", r2
+
+
+def need_up(box):
+    """Skips the case unless the container runs."""
+    if not box or not box.is_up:
+        raise Skip("the container is not running")
+
+
+def inside(box, t, *argv, timeout=60):
+    """argv inside the container; fails the case unless it exits 0."""
+    need_up(box)
+    r = box.run(*argv, timeout=timeout)
+    if r.returncode != 0:
+        t.fail("%s: exit %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+    return r.stdout
+

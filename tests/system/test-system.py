@@ -167,17 +167,11 @@ def measure(what, seconds):
 
 
 def need_box():
-    if not box or not box.is_up:
-        raise Skip("the container is not running")
+    systest.need_up(box)
 
 
 def inside(t, *argv, timeout=60):
-    """argv inside the container; fails the case unless it exits 0."""
-    need_box()
-    r = box.run(*argv, timeout=timeout)
-    if r.returncode != 0:
-        t.fail("%s: exit %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
-    return r.stdout
+    return systest.inside(box, t, *argv, timeout=timeout)
 
 
 def show(unit, *props):
